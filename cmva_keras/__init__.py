@@ -1,0 +1,26 @@
+"""cmva-keras: Cross-modal Variational Alignment of latent spaces, in Keras 3.
+
+Reference: T. Theodoridis, T. Chatzis, V. Solachidis, K. Dimitropoulos,
+P. Daras, "Cross-modal Variational Alignment of Latent Spaces", CVPR
+Workshops 2020.
+"""
+
+from cmva_keras import layers, losses
+from cmva_keras.callbacks import NonFiniteLossError, NonFiniteLossGuard, PhaseCheckpoint, PhaseSchedule
+from cmva_keras.models import CMVA
+from cmva_keras.phases import PARTS, PHASES, TERMS
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CMVA",
+    "NonFiniteLossError",
+    "NonFiniteLossGuard",
+    "PARTS",
+    "PHASES",
+    "PhaseCheckpoint",
+    "PhaseSchedule",
+    "TERMS",
+    "layers",
+    "losses",
+]

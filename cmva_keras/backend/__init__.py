@@ -1,0 +1,31 @@
+"""All backend-specific code of CMVA: one `train_step`/`test_step` per backend.
+
+Keras 3 has one training-step contract per backend (TensorFlow: `GradientTape`;
+JAX: a pure function of the model state; PyTorch: `backward()` then an update
+under `no_grad`). Each file here implements that contract around the
+backend-agnostic `CMVA.compute_objective`, and nothing else. The mixin is chosen
+once, from `keras.backend.backend()`, when the package is imported.
+
+Freezing is the same on every backend: the phase's trained parts are read when
+the step is traced, frozen parts run with `training=False`, and only the
+trained parts' variables are updated (on JAX, the frozen ones are put back
+unchanged after the optimizer's stateless update).
+"""
+
+import keras
+
+_BACKEND = keras.backend.backend()
+
+if _BACKEND == "tensorflow":
+    from cmva_keras.backend.tensorflow_step import TrainStepMixin
+elif _BACKEND == "jax":
+    from cmva_keras.backend.jax_step import TrainStepMixin
+elif _BACKEND == "torch":
+    from cmva_keras.backend.torch_step import TrainStepMixin
+else:
+    raise ImportError(
+        f"cmva_keras supports the tensorflow, jax and torch Keras backends; "
+        f"KERAS_BACKEND is {_BACKEND!r}. Set KERAS_BACKEND to one of those."
+    )
+
+__all__ = ["TrainStepMixin"]

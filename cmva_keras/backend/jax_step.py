@@ -1,0 +1,49 @@
+"""JAX training and evaluation steps for CMVA (stateless, jit-compiled)."""
+
+import jax
+import keras
+
+
+class TrainStepMixin:
+    def _stateless_objective(self, trainable_variables, non_trainable_variables, x, y, training):
+        """`compute_objective` as a pure function of the variables' values."""
+        mapping = list(zip(self.trainable_variables, trainable_variables)) + list(
+            zip(self.non_trainable_variables, non_trainable_variables)
+        )
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            terms, y_pred = self.compute_objective(x, y, training=training)
+        # BatchNorm statistics and seed-generator states the pass updated.
+        non_trainable_variables = [scope.get_current_value(v) for v in self.non_trainable_variables]
+        return terms["loss"], (terms, y_pred, non_trainable_variables)
+
+    def _stateless_update_metrics(self, metrics_variables, terms, y, y_pred):
+        with keras.StatelessScope(state_mapping=list(zip(self.metrics_variables, metrics_variables))) as scope:
+            logs = self._update_metrics(terms, y, y_pred)
+        return logs, [scope.get_current_value(v) for v in self.metrics_variables]
+
+    def train_step(self, state, data):
+        trainable_variables, non_trainable_variables, optimizer_variables, metrics_variables = state
+        x, y = self._unpack_data(data)
+        # Forward pass, the seven terms, and gradients of their weighted sum.
+        grad_fn = jax.value_and_grad(self._stateless_objective, has_aux=True)
+        (_, (terms, y_pred, non_trainable_variables)), gradients = grad_fn(
+            trainable_variables, non_trainable_variables, x, y, True
+        )
+        # Adam step on every variable, then the frozen parts put back unchanged:
+        # the optimizer's state layout is fixed to the full variable list on JAX.
+        updated, optimizer_variables = self.optimizer.stateless_apply(
+            optimizer_variables, gradients, trainable_variables
+        )
+        frozen = self.phase_frozen_mask
+        trainable_variables = [old if f else new for old, new, f in zip(trainable_variables, updated, frozen)]
+        logs, metrics_variables = self._stateless_update_metrics(metrics_variables, terms, y, y_pred)
+        return logs, (trainable_variables, non_trainable_variables, optimizer_variables, metrics_variables)
+
+    def test_step(self, state, data):
+        trainable_variables, non_trainable_variables, metrics_variables = state
+        x, y = self._unpack_data(data)
+        _, (terms, y_pred, non_trainable_variables) = self._stateless_objective(
+            trainable_variables, non_trainable_variables, x, y, False
+        )
+        logs, metrics_variables = self._stateless_update_metrics(metrics_variables, terms, y, y_pred)
+        return logs, (trainable_variables, non_trainable_variables, metrics_variables)

@@ -1,0 +1,7 @@
+"""Callbacks that drive CMVA training."""
+
+from cmva_keras.callbacks.non_finite_guard import NonFiniteLossError, NonFiniteLossGuard
+from cmva_keras.callbacks.phase_checkpoint import PhaseCheckpoint
+from cmva_keras.callbacks.phase_schedule import PhaseSchedule
+
+__all__ = ["NonFiniteLossError", "NonFiniteLossGuard", "PhaseCheckpoint", "PhaseSchedule"]

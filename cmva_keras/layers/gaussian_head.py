@@ -1,0 +1,37 @@
+"""`GaussianHead`: features to the parameters of a diagonal Gaussian."""
+
+import keras
+
+
+@keras.saving.register_keras_serializable(package="cmva_keras")
+class GaussianHead(keras.layers.Layer):
+    """Two parallel dense layers giving `(mean, log_var)` of `N(mean, diag(exp(log_var)))`.
+
+    The scale is parametrised as the log-variance (`sigma = exp(0.5 * log_var)`)
+    so that it is positive without a constraint and numerically stable. One
+    `GaussianHead` is "a single fully connected layer" in the paper's sense:
+    it is equivalent to one dense layer with `2 * latent_dim` outputs, split.
+
+    Args:
+        latent_dim: `d`, the size of the Gaussian.
+    """
+
+    def __init__(self, latent_dim, **kwargs):
+        super().__init__(**kwargs)
+        self.latent_dim = int(latent_dim)
+        self.mean_layer = keras.layers.Dense(self.latent_dim, name="mean")
+        self.log_var_layer = keras.layers.Dense(self.latent_dim, name="log_var")
+
+    def build(self, input_shape):
+        self.mean_layer.build(input_shape)
+        self.log_var_layer.build(input_shape)
+
+    def call(self, features):
+        return self.mean_layer(features), self.log_var_layer(features)
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape[:-1]) + (self.latent_dim,)
+        return shape, shape
+
+    def get_config(self):
+        return {**super().get_config(), "latent_dim": self.latent_dim}

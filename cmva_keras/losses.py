@@ -1,0 +1,93 @@
+"""The CMVA objective's terms as pure functions on `keras.ops`.
+
+Each function maps a batch to one scalar (the batch mean), so the same code runs
+under TensorFlow, JAX and PyTorch. Every formula is written in its docstring;
+`tests/test_losses.py` checks each one against a NumPy reference. The numbers
+(1), (2), (3), (5) refer to the paper's equations; `../shared/docs/method.md`
+states how the project reads them.
+"""
+
+from keras import ops
+
+
+def kl_to_standard_normal(mean, log_var):
+    """KL divergence of N(mean, exp(log_var)) from N(0, I), eq. (1).
+
+    `0.5 * sum_j(sigma_j^2 + mu_j^2 - ln sigma_j^2 - 1)`, summed over the latent
+    dimensions and averaged over the batch.
+
+    Args:
+        mean: `(batch, d)` means.
+        log_var: `(batch, d)` log-variances, `ln sigma^2`.
+
+    Returns:
+        Scalar, nats per sample.
+    """
+    per_dim = ops.exp(log_var) + ops.square(mean) - log_var - 1.0
+    return ops.mean(0.5 * ops.sum(per_dim, axis=-1))
+
+
+def binary_crossentropy_from_logits(labels, logits):
+    """Binary cross-entropy of multi-hot labels, eq. (2), computed from logits.
+
+    Per label `max(l, 0) - l * y + log(1 + exp(-|l|))`, which equals
+    `-y log(sigmoid(l)) - (1 - y) log(1 - sigmoid(l))` without ever clipping a
+    probability; averaged over the K labels and over the batch.
+
+    Args:
+        labels: `(batch, K)` targets in [0, 1].
+        logits: `(batch, K)` pre-sigmoid scores.
+
+    Returns:
+        Scalar, nats per label.
+    """
+    labels = ops.cast(labels, logits.dtype)
+    per_label = (
+        ops.relu(logits)
+        - logits * labels
+        + ops.log1p(ops.exp(-ops.abs(logits)))
+    )
+    return ops.mean(per_label)
+
+
+def mean_squared_error(targets, predictions):
+    """Mean squared error, eq. (3): `1/K sum_j (y_j - y_hat_j)^2`, batch mean.
+
+    Args:
+        targets: `(batch, K)` regression targets.
+        predictions: `(batch, K)` predictions.
+
+    Returns:
+        Scalar.
+    """
+    targets = ops.cast(targets, predictions.dtype)
+    return ops.mean(ops.square(targets - predictions))
+
+
+def wasserstein2_diagonal(mean_a, log_var_a, mean_b, log_var_b, *, squared=False, eps=1e-8):
+    """2-Wasserstein distance between diagonal Gaussians, eq. (5).
+
+    `W = sqrt(||mu_a - mu_b||^2 + ||sigma_a - sigma_b||^2 + eps)` per sample,
+    with `sigma = exp(0.5 * log_var)`, averaged over the batch. For diagonal
+    covariances this equals the general formula of eq. (4). The `eps` keeps the
+    gradient finite where the two distributions coincide (the square root's
+    derivative is infinite at 0); `squared=True` returns `W^2` (no root, no eps),
+    whose gradient is smooth everywhere.
+
+    Args:
+        mean_a, log_var_a: `(batch, d)` first distribution (the mapper's).
+        mean_b, log_var_b: `(batch, d)` second distribution (E2's).
+        squared: return the squared distance.
+        eps: added under the square root.
+
+    Returns:
+        Scalar.
+    """
+    sigma_a = ops.exp(0.5 * log_var_a)
+    sigma_b = ops.exp(0.5 * log_var_b)
+    squared_distance = ops.sum(ops.square(mean_a - mean_b), axis=-1) + ops.sum(
+        ops.square(sigma_a - sigma_b), axis=-1
+    )
+    if squared:
+        return ops.mean(squared_distance)
+    return ops.mean(ops.sqrt(squared_distance + eps))

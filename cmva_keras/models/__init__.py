@@ -1,0 +1,5 @@
+"""CMVA models."""
+
+from cmva_keras.models.cmva import CMVA
+
+__all__ = ["CMVA"]
