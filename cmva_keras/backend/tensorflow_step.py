@@ -4,18 +4,21 @@ import tensorflow as tf
 
 
 class TrainStepMixin:
-    def _build_on_first_trace(self, x, with_optimizer):
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Without a distribution strategy, Keras on TF builds nothing before the
-        # first trace; the optimizer would then build for the first phase's
-        # variables only. Build the model and the optimizer on every variable.
-        if not self.built:
-            self.build(tuple(x.shape))
-        if with_optimizer and not self.optimizer.built:
-            self.optimizer.build(self.trainable_variables)
+        # first trace: the optimizer would then build for the first phase's
+        # variables only, and a bad batch would fail inside a tf.function that
+        # can never create variables again. Check and build eagerly instead.
+        if data_batch is None and iterator is not None:
+            for _, _, batches in iterator:
+                data_batch = next(batches)
+                break
+        if data_batch is not None:
+            self._prepare_first_batch(data_batch)
+        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def train_step(self, data):
         x, y = self._unpack_data(data)
-        self._build_on_first_trace(x, with_optimizer=True)
         # Forward pass and the seven terms, recorded for differentiation.
         with tf.GradientTape() as tape:
             terms, y_pred = self.compute_objective(x, y, training=True)
@@ -27,6 +30,5 @@ class TrainStepMixin:
 
     def test_step(self, data):
         x, y = self._unpack_data(data)
-        self._build_on_first_trace(x, with_optimizer=False)
         terms, y_pred = self.compute_objective(x, y, training=False)
         return self._update_metrics(terms, y, y_pred)

@@ -11,6 +11,7 @@ from cmva_keras.phases import PARTS, TERMS, get_phase
 
 TASKS = ("classification", "regression")
 INFERENCE_PATHS = ("mapper", "upper")
+NOISE_KEYS = ("z1", "z2", "z_v", "z_m")
 
 DEFAULT_LOSS_WEIGHTS = {
     "rec_1": 1.0,
@@ -192,9 +193,15 @@ class CMVA(TrainStepMixin, keras.Model):
         self._phase = int(get_phase(int(ops.convert_to_numpy(self.phase_variable.value))).number)
 
     # --------------------------------------------------------------- objective
-    def _sample(self, mean, log_var):
-        """Reparameterisation trick: `mean + sigma * eps`, one noise value per dimension."""
-        noise = keras.random.normal(ops.shape(mean), dtype=mean.dtype, seed=self.seed_generator)
+    def _sample(self, mean, log_var, noise=None):
+        """Reparameterisation trick: `mean + sigma * eps`, one noise value per dimension.
+
+        `noise` replaces the drawn `eps` when given (same shape as `mean`).
+        """
+        if noise is None:
+            noise = keras.random.normal(ops.shape(mean), dtype=mean.dtype, seed=self.seed_generator)
+        else:
+            noise = ops.cast(noise, mean.dtype)
         return mean + ops.exp(0.5 * log_var) * noise
 
     def _reconstruction(self, targets, outputs):
@@ -208,7 +215,7 @@ class CMVA(TrainStepMixin, keras.Model):
             outputs = ops.sigmoid(outputs)
         return ops.reshape(outputs, (-1,) + self.target_shape)
 
-    def compute_objective(self, x, y, training=False):
+    def compute_objective(self, x, y, training=False, noise=None):
         """The seven terms of eq. (6), their weighted sum, and the mapper-path prediction.
 
         Backend-agnostic (only `keras.ops`); the backend steps in
@@ -221,6 +228,10 @@ class CMVA(TrainStepMixin, keras.Model):
             x: source batch, `(batch,) + source input shape`.
             y: target batch, `(batch,) + target_shape`.
             training: whether this is a training step.
+            noise: optional dict of standard-normal draws to use instead of
+                sampling, keyed by `NOISE_KEYS` ("z1", "z2", "z_v", "z_m"), each
+                `(batch, latent size)`; makes the terms a deterministic function
+                of the weights and the batch (used to compare backends).
 
         Returns:
             `(terms, y_pred)`: `terms` maps "loss" and each of `TERMS` to a
@@ -234,6 +245,11 @@ class CMVA(TrainStepMixin, keras.Model):
         def run(name, *args):
             return self.part(name)(*args, training=name in trained)
 
+        noise = noise or {}
+        unknown = sorted(set(noise) - set(NOISE_KEYS))
+        if unknown:
+            raise ValueError(f"Unknown noise key(s) {unknown}: the keys are {NOISE_KEYS}.")
+
         def frozen_output(name, tensors):
             # Nothing reaches a frozen encoder's weights; skip its backward pass.
             if training and name not in trained:
@@ -243,15 +259,15 @@ class CMVA(TrainStepMixin, keras.Model):
         y_flat = ops.reshape(ops.cast(y, "float32"), (-1, self.target_dim))
         # Upper branch: x -> E1 -> N(mu1, sigma1) -> z1 -> D1.
         mu1, log_var1 = frozen_output("source_encoder", run("source_encoder", x))
-        out_1 = run("source_decoder", self._sample(mu1, log_var1))
+        out_1 = run("source_decoder", self._sample(mu1, log_var1, noise.get("z1")))
         # Lower branch: y -> E2 -> N(mu2, sigma2) -> z2 -> D2.
         mu2, log_var2 = frozen_output("target_encoder", run("target_encoder", y_flat))
-        out_2 = run("target_decoder", self._sample(mu2, log_var2))
+        out_2 = run("target_decoder", self._sample(mu2, log_var2, noise.get("z2")))
         # Mapper: (mu1, sigma1) -> VE -> z_v -> VD -> N(mu_m, sigma_m) -> z_m -> D2.
         mapper_training = "mapper" in trained
         mu_v, log_var_v = self.mapper.encode(mu1, log_var1, training=mapper_training)
-        mu_m, log_var_m = self.mapper.decode(self._sample(mu_v, log_var_v), training=mapper_training)
-        out_m = run("target_decoder", self._sample(mu_m, log_var_m))
+        mu_m, log_var_m = self.mapper.decode(self._sample(mu_v, log_var_v, noise.get("z_v")), training=mapper_training)
+        out_m = run("target_decoder", self._sample(mu_m, log_var_m, noise.get("z_m")))
 
         terms = {
             "rec_1": self._reconstruction(y_flat, out_1),
@@ -361,6 +377,20 @@ class CMVA(TrainStepMixin, keras.Model):
                 "CMVA's objective does not take sample weights; yield `(x, y)` pairs only."
             )
         return x, y
+
+    def _prepare_first_batch(self, data):
+        """Checks a first batch and builds the model and optimizer, before any step is traced.
+
+        Called by the backend hooks in `cmva_keras/backend/`, so that bad input
+        fails before a backend takes the model's state into a traced step.
+        """
+        x, y = self._unpack_data(data)
+        if not self.built:
+            self.build(tuple(x.shape))
+        self._check_inputs(x, y)
+        optimizer = getattr(self, "optimizer", None)
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(self.trainable_variables)
 
     def _check_inputs(self, x, y):
         """Static shape and dtype checks, run when a step is traced."""

@@ -1,0 +1,56 @@
+"""A tiny CMVA and matching data for fast tests (imported by tests, not by the package)."""
+
+import keras
+import numpy as np
+
+import cmva_keras as cm
+from cmva_keras.layers import GaussianEncoder, Mapper, MLP
+
+IMAGE_SHAPE = (12, 12, 3)
+NUM_LABELS = 5
+LATENT = 6
+
+
+def build_tiny_cmva(task="classification", seed=1, batch_norm=True, loss_weights=None):
+    """E1: a conv layer (+ BatchNorm, so moving statistics are exercised); others dense."""
+    layers = [keras.layers.Conv2D(4, 3, strides=2, activation="relu")]
+    if batch_norm:
+        layers.append(keras.layers.BatchNormalization())
+    layers.append(keras.layers.GlobalAveragePooling2D())
+    target_shape = (NUM_LABELS,) if task == "classification" else (3, 2)
+    target_dim = int(np.prod(target_shape))
+    return cm.CMVA(
+        source_encoder=GaussianEncoder(LATENT, backbone=keras.Sequential(layers)),
+        source_decoder=MLP(target_dim),
+        target_encoder=GaussianEncoder(LATENT, hidden_units=(8,)),
+        target_decoder=MLP(target_dim),
+        mapper=Mapper(LATENT),
+        target_shape=target_shape,
+        task=task,
+        seed=seed,
+        loss_weights=loss_weights,
+    )
+
+
+def tiny_data(n=32, task="classification", seed=0):
+    """Images whose mean colour carries the labels, so the model can learn something."""
+    rng = np.random.default_rng(seed)
+    if task == "classification":
+        y = (rng.random((n, NUM_LABELS)) > 0.5).astype("float32")
+    else:
+        y = rng.normal(size=(n, 3, 2)).astype("float32")
+    x = rng.random((n,) + IMAGE_SHAPE).astype("float32")
+    x[..., 0] += y.reshape(n, -1)[:, :1, None] if task == "classification" else 0.0
+    return x, y
+
+
+def snapshot(model):
+    """Every variable of every part (BatchNorm statistics included), as NumPy arrays."""
+    return {
+        part: [np.array(keras.ops.convert_to_numpy(v.value)) for v in model.part(part).variables]
+        for part in cm.PARTS
+    }
+
+
+def same(a, b, part):
+    return all(np.array_equal(u, v) for u, v in zip(a[part], b[part]))
