@@ -1,0 +1,95 @@
+"""Ingredient recognition from food images (paper, section 4.1).
+
+M1 is a food image, M2 its multi-hot ingredient vector; binary cross-entropy.
+
+Variants and the exact commands (runtimes measured on 2 CPU cores, see README):
+  default  python scripts/train.py --task food
+           The offline synthetic Yummly-format set (generated on first use),
+           a small DenseNet, 64x64 crops. See the README for runtime and scores.
+  smoke    python scripts/train.py --task food --variant smoke
+           All three phases on a few batches; under 2 minutes.
+  paper    python scripts/train.py --task food --variant paper \
+               --dataset yummly28k --manual_dir ~/data/yummly28k
+           DenseNet-121 (ImageNet weights from a file you pass with
+           --set model.backbone_weights=PATH), 360x240 images, 224 crops,
+           latent 512. Needs a GPU to finish in reasonable time.
+"""
+
+import ml_collections
+
+VARIANTS = ("default", "smoke", "paper")
+
+
+def _loss_weights(**overrides):
+    """Base weights of the seven terms (eq. 6); each phase zeroes the ones it does not train.
+
+    The reconstruction terms are per-label means (BCE) while the KL terms are
+    sums over the latent dimensions, so the KL weights are small: with weight 1
+    the summed KL of a 512-d latent swamps a mean BCE and the posterior
+    collapses. Chosen on the synthetic benchmark (README).
+    """
+    weights = dict(rec_1=1.0, kl_1=1e-4, rec_2=1.0, kl_2=1e-4, rec_m=1.0, kl_m=1e-4, w2=1e-3)
+    weights.update(overrides)
+    return ml_collections.ConfigDict(weights)
+
+
+def get_config(variant="default"):
+    config = ml_collections.ConfigDict()
+    config.task = "food"
+    config.variant = variant
+    config.seed = 0  # global seed: weights, noise, data order
+
+    config.data = ml_collections.ConfigDict()
+    # "synthetic" (the offline default, Yummly-28K's native layout), "yummly28k" or "recipe1m".
+    config.data.dataset = "synthetic"
+    config.data.manual_dir = ""  # the downloaded dataset's folder (real datasets only)
+    config.data.data_dir = ""  # where TFDS writes prepared data; "" = the cache folder
+    config.data.synthetic_recipes = 3000  # size of the generated set (85/15 split)
+    config.data.image_size = (72, 108)  # (height, width) resize before cropping; paper: (240, 360)
+    config.data.crop_size = 64  # square random crop (train) / centre crop (test); paper: 224
+    config.data.deterministic = False  # deterministic tf.data order (slower)
+
+    config.model = ml_collections.ConfigDict()
+    config.model.backbone = "densenet_tiny"  # paper: "densenet121"
+    config.model.backbone_weights = ""  # a weights file you supply; never downloaded
+    config.model.latent_dim = 128  # paper: 512
+    config.model.extra_conv_filters = (128, 128)  # the two conv layers after the backbone
+    config.model.loss_weights = _loss_weights()
+    config.model.squared_wasserstein = False
+
+    config.train = ml_collections.ConfigDict()
+    config.train.batch_size = 32
+    config.train.phase_epochs = (12, 6, 6)  # epochs of phases 1 (branches), 2 (mapper), 3 (fine-tuning)
+    config.train.steps_per_epoch = 0  # 0: the whole training split each epoch
+    config.train.learning_rate = 1e-3  # paper: 1e-4 (our small offline model learns faster at 1e-3)
+    config.train.lr_decay = 0.99  # learning rate times this after every epoch
+    config.train.beta_1 = 0.9
+    config.train.beta_2 = 0.999
+    config.train.jit_compile = "auto"
+    config.train.verbose = 2  # Keras fit verbosity: 2 = one line per epoch
+
+    config.eval = ml_collections.ConfigDict()
+    config.eval.threshold = 0.5  # probability above which an ingredient is predicted
+
+    if variant == "smoke":
+        config.data.synthetic_recipes = 240
+        config.data.image_size = (36, 54)
+        config.data.crop_size = 32
+        config.model.backbone = "convnet_tiny"
+        config.model.latent_dim = 16
+        config.model.extra_conv_filters = (16, 16)
+        config.train.batch_size = 16
+        config.train.phase_epochs = (1, 1, 1)
+        config.train.steps_per_epoch = 4
+    elif variant == "paper":
+        config.data.dataset = "yummly28k"
+        config.data.image_size = (240, 360)
+        config.data.crop_size = 224
+        config.model.backbone = "densenet121"
+        config.model.latent_dim = 512
+        config.model.extra_conv_filters = (512, 512)
+        config.train.batch_size = 64
+        config.train.phase_epochs = (50, 20, 20)
+        config.train.learning_rate = 1e-4
+        config.train.verbose = 1
+    return config

@@ -1,0 +1,52 @@
+"""Trains CMVA through its three phases and writes the run to a workdir.
+
+  KERAS_BACKEND=jax python scripts/train.py --task food
+  python scripts/train.py --task hand --variant smoke --workdir /tmp/hand
+  python scripts/train.py --task food --dataset yummly28k --manual_dir ~/data/yummly28k \
+      --set train.batch_size=64 --set model.latent_dim=512
+
+The workdir receives config.json, history.json, phase_1.keras, phase_2.keras,
+phase_3.keras and model.keras (see cmva_keras/training/loop.py). Running the
+same command again resumes an interrupted run.
+"""
+
+import os
+import sys
+
+from absl import app, flags, logging
+
+flags.DEFINE_enum("task", None, ["food", "hand"], "Which task: food (ingredients) or hand (3D pose).")
+flags.DEFINE_string("variant", "default", "Config variant: default, smoke or paper (see configs/<task>.py).")
+flags.DEFINE_string("workdir", None, "Output folder; default workdirs/<task>-<variant>.")
+flags.DEFINE_string("dataset", None, "Dataset: synthetic (default), yummly28k, recipe1m (food); rhd, stb (hand).")
+flags.DEFINE_string("manual_dir", None, "Folder of the downloaded real dataset (TFDS manual_dir).")
+flags.DEFINE_string("data_dir", None, "Where TFDS keeps prepared data (default: the cache folder).")
+flags.DEFINE_multi_string("set", [], "Config override KEY=VALUE, repeatable (e.g. --set train.batch_size=16).")
+flags.mark_flag_as_required("task")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from cmva_keras.callbacks import NonFiniteLossError
+    from cmva_keras.training.config import resolve_config
+    from cmva_keras.training.loop import train
+
+    try:
+        config = resolve_config(
+            FLAGS.task, FLAGS.variant, dataset=FLAGS.dataset, manual_dir=FLAGS.manual_dir,
+            data_dir=FLAGS.data_dir, overrides=FLAGS.set,
+        )
+    except (ValueError, FileNotFoundError) as error:
+        raise app.UsageError(str(error))
+    workdir = FLAGS.workdir or os.path.join("workdirs", f"{FLAGS.task}-{FLAGS.variant}")
+    try:
+        train(config, workdir)
+    except (NonFiniteLossError, FileNotFoundError) as error:
+        logging.error("%s", error)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    app.run(main)
