@@ -147,6 +147,20 @@ def test_predict_is_deterministic_and_has_both_paths():
     np.testing.assert_array_equal(model.predict(x, verbose=0), mapper_a)
 
 
+def test_threshold_is_saved_with_the_model(tmp_path):
+    model = build_tiny_cmva()
+    x, y = tiny_data(8)
+    model.build((None,) + x.shape[1:])
+    model.set_threshold(0.3)
+    labels = model.predict_labels(x, verbose=0)
+    np.testing.assert_array_equal(labels, (model.predict(x, verbose=0) > 0.3).astype("int32"))
+    path = os.path.join(tmp_path, "t.keras")
+    model.save(path)
+    assert keras.models.load_model(path).threshold == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        model.set_threshold(1.5)
+
+
 def test_regression_outputs_the_target_shape():
     model = build_tiny_cmva(task="regression")
     history, _ = fit_phases(model, (1, 1, 1))

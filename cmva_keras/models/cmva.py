@@ -63,6 +63,9 @@ class CMVA(TrainStepMixin, keras.Model):
         seed: seed of the reparameterisation noise (`None`: from Keras' global
             seed, set by `keras.utils.set_random_seed`).
         phase: the phase the model starts in.
+        threshold: classification only: the probability above which a label is
+            predicted (`predict_labels`); stored in a variable, so a threshold
+            calibrated on validation data is saved with the model.
     """
 
     def __init__(
@@ -79,6 +82,7 @@ class CMVA(TrainStepMixin, keras.Model):
         wasserstein_eps=1e-8,
         seed=None,
         phase=1,
+        threshold=0.5,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -117,6 +121,10 @@ class CMVA(TrainStepMixin, keras.Model):
             for name in TERMS
         }
         self._assign_phase_weights()
+        self.threshold_variable = self.add_weight(
+            shape=(), initializer=keras.initializers.Constant(float(threshold)),
+            trainable=False, name="threshold",
+        )
         # One running mean per term, reset by `fit` each epoch.
         self.term_trackers = {name: keras.metrics.Mean(name=name) for name in ("loss",) + TERMS}
         self._source_input_shape = None
@@ -314,6 +322,24 @@ class CMVA(TrainStepMixin, keras.Model):
             self.inference_path = previous
             self.make_predict_function(force=True)
 
+    @property
+    def threshold(self):
+        """Classification: the decision threshold on probabilities (a float)."""
+        return float(ops.convert_to_numpy(self.threshold_variable.value))
+
+    def set_threshold(self, threshold):
+        """Sets the decision threshold (e.g. calibrated on validation data); saved with the model."""
+        threshold = float(threshold)
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f"The decision threshold is a probability strictly between 0 and 1; got {threshold}.")
+        self.threshold_variable.assign(threshold)
+
+    def predict_labels(self, x, path="mapper", **kwargs):
+        """Classification: 0/1 labels, `predict(x, path=...) > threshold`, as int32."""
+        if self.task != "classification":
+            raise ValueError("predict_labels is for classification models; this one does regression.")
+        return (self.predict(x, path=path, **kwargs) > self.threshold).astype("int32")
+
     def encode(self, x):
         """Latent means for visualisation: E1's `mu1` and the mapper's `mu_m` (deterministic)."""
         mu1, log_var1 = self.source_encoder(x, training=False)
@@ -429,6 +455,7 @@ class CMVA(TrainStepMixin, keras.Model):
             wasserstein_eps=self.wasserstein_eps,
             seed=self.seed,
             phase=self._phase,
+            threshold=self.threshold,
         )
         return config
 
