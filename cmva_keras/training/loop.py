@@ -1,12 +1,14 @@
 """`train`: one CMVA run from a config, writing everything to a workdir.
 
-The workdir receives `config.json` (the resolved config), `history.json` (every
+The workdir receives `config.json` (the resolved config), `vocabulary.json`
+(food: the ingredient names of the label vector), `history.json` (every
 term, the learning rate and the phase, per epoch), `phase_1.keras`,
 `phase_2.keras`, `phase_3.keras` (the model at the end of each phase) and
 `model.keras` (the final model). A run stopped part-way is resumed by running
 the same command again: `backup/` holds Keras' `BackupAndRestore` state.
 """
 
+import json
 import os
 import shutil
 
@@ -42,6 +44,10 @@ def train(config, workdir):
     keras.utils.set_random_seed(config.seed)
 
     data = build_datasets(config)
+    if data.vocabulary:
+        # Label names, read by evaluation and shipped in the exported SavedModel.
+        with open(os.path.join(workdir, "vocabulary.json"), "w") as f:
+            json.dump(list(data.vocabulary), f, indent=0)
     model = build_model(config, data)
     model.build((None,) + tuple(data.input_shape))
     model.compile(optimizer=make_optimizer(config.train), jit_compile=config.train.jit_compile)
