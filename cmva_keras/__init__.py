@@ -5,7 +5,7 @@ P. Daras, "Cross-modal Variational Alignment of Latent Spaces", CVPR
 Workshops 2020.
 """
 
-from cmva_keras import layers, losses
+from cmva_keras import datasets, layers, losses  # importing datasets registers the TFDS builders
 from cmva_keras.callbacks import NonFiniteLossError, NonFiniteLossGuard, PhaseCheckpoint, PhaseSchedule
 from cmva_keras.models import CMVA
 from cmva_keras.phases import PARTS, PHASES, TERMS
@@ -21,6 +21,7 @@ __all__ = [
     "PhaseCheckpoint",
     "PhaseSchedule",
     "TERMS",
+    "datasets",
     "layers",
     "losses",
 ]

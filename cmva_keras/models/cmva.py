@@ -309,18 +309,24 @@ class CMVA(TrainStepMixin, keras.Model):
         return self._activate(self.target_decoder(mapped_mean, training=False))
 
     def predict(self, x, *args, path="mapper", **kwargs):
-        """`keras.Model.predict` along `path`: "mapper" (CMVA) or "upper" (`D1(mu1)`, without mapper)."""
+        """`keras.Model.predict` along `path`: "mapper" (CMVA) or "upper" (`D1(mu1)`, without mapper).
+
+        Each path keeps its own traced predict function, so alternating paths
+        does not trace again.
+        """
         if path not in INFERENCE_PATHS:
             raise ValueError(f"Unknown inference path {path!r}: choose one of {INFERENCE_PATHS}.")
         if path == self.inference_path:
             return super().predict(x, *args, **kwargs)
-        previous, self.inference_path = self.inference_path, path
+        cache = self.__dict__.setdefault("_predict_functions", {})
+        previous = self.inference_path
+        cache[previous] = self.predict_function
+        self.inference_path, self.predict_function = path, cache.get(path)
         try:
-            self.make_predict_function(force=True)
             return super().predict(x, *args, **kwargs)
         finally:
-            self.inference_path = previous
-            self.make_predict_function(force=True)
+            cache[path] = self.predict_function
+            self.inference_path, self.predict_function = previous, cache[previous]
 
     @property
     def threshold(self):

@@ -13,6 +13,8 @@ import os
 import ml_collections
 
 TASKS = ("food", "hand")
+# The datasets of each task: "synthetic" is the offline default, generated locally.
+DATASETS = {"food": ("synthetic", "yummly28k", "recipe1m"), "hand": ("synthetic", "rhd", "stb")}
 
 
 def config_dir():
@@ -115,4 +117,18 @@ def resolve_config(task, variant="default", *, dataset=None, manual_dir=None, da
     config = load_config(task, variant)
     shortcuts = {"data.dataset": dataset, "data.manual_dir": manual_dir, "data.data_dir": data_dir}
     apply_overrides(config, [f"{k}={v}" for k, v in shortcuts.items() if v] + list(overrides))
+    check_dataset(config)
     return config
+
+
+def check_dataset(config):
+    """A known dataset for the task, and a `manual_dir` for a real one."""
+    task, name = config.task, config.data.dataset
+    if name not in DATASETS[task]:
+        raise ValueError(f"Unknown dataset {name!r} for task {task!r}: choose one of {', '.join(DATASETS[task])}.")
+    if name != "synthetic" and not config.data.manual_dir:
+        raise ValueError(
+            f"Dataset {name!r} is read from the folder you downloaded it to: pass --manual_dir "
+            f"(or --set data.manual_dir=PATH). `python -c \"import cmva_keras, tensorflow_datasets as tfds; "
+            f"print(tfds.builder('{name}').MANUAL_DOWNLOAD_INSTRUCTIONS)\"` shows the expected layout."
+        )

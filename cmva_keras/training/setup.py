@@ -11,10 +11,10 @@ import os
 
 from absl import logging
 
-DATASETS = {"food": ("synthetic", "yummly28k", "recipe1m"), "hand": ("synthetic", "rhd", "stb")}
+from cmva_keras.training.config import check_dataset
+
 # The builder that reads each task's synthetic set: they are written in these datasets' native layouts.
 SYNTHETIC_FORMAT = {"food": "yummly28k", "hand": "rhd"}
-TEST_SPLIT = {"yummly28k": "test", "recipe1m": "test", "rhd": "test", "stb": "test"}
 
 
 @dataclasses.dataclass
@@ -33,72 +33,84 @@ class TaskData:
     vocabulary: list = dataclasses.field(default_factory=list)  # food: ingredient names
 
 
-def cache_dir():
-    """`$CMVA_CACHE_DIR`, else `~/.cache/cmva_keras`: synthetic sets and prepared TFDS data."""
-    return os.environ.get("CMVA_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "cmva_keras")
-
-
 def resolve_dataset(config):
-    """`(builder_name, manual_dir, data_dir)` for the config's dataset, generating the synthetic one if needed."""
+    """`(builder_name, manual_dir, data_dir)` for the config's dataset, generating the synthetic one if needed.
+
+    The synthetic sets live in the cache folder (`$CMVA_CACHE_DIR`, else
+    `~/.cache/cmva_keras`) with their prepared TFDS copy beside them; a real
+    dataset is prepared into `data.data_dir`, else TFDS's default folder.
+    """
     from cmva_keras import synthetic
 
-    task, name = config.task, config.data.dataset
-    if name not in DATASETS[task]:
-        raise ValueError(f"Unknown dataset {name!r} for task {task!r}: choose one of {', '.join(DATASETS[task])}.")
-    data_dir = config.data.data_dir or os.path.join(cache_dir(), "tensorflow_datasets")
-    if name == "synthetic":
-        manual_dir = synthetic.ensure_default(task, cache_dir=cache_dir(), **synthetic_sizes(config))
-        return SYNTHETIC_FORMAT[task], manual_dir, os.path.join(data_dir, "synthetic", os.path.basename(manual_dir))
-    if not config.data.manual_dir:
-        raise ValueError(
-            f"Dataset {name!r} is read from the folder you downloaded it to: pass --manual_dir "
-            f"(or --set data.manual_dir=PATH). See `cmva_keras.datasets` for each dataset's layout."
-        )
-    return name, os.path.expanduser(config.data.manual_dir), data_dir
+    check_dataset(config)
+    if config.data.dataset == "synthetic":
+        manual_dir = synthetic.ensure_default(config.task, **synthetic_sizes(config))
+        return SYNTHETIC_FORMAT[config.task], manual_dir, config.data.data_dir or None
+    return config.data.dataset, os.path.expanduser(config.data.manual_dir), config.data.data_dir or None
 
 
 def synthetic_sizes(config):
-    """Keyword arguments of `synthetic.ensure_default` for this config."""
+    """Generator arguments of `synthetic.ensure_default` for this config."""
     if config.task == "food":
         return {"num_recipes": config.data.synthetic_recipes}
     return {"num_train": config.data.synthetic_train, "num_eval": config.data.synthetic_eval}
 
 
-def build_datasets(config):
-    """The run's `TaskData`: prepared TFDS splits mapped through the task's pipeline."""
+def _open(config):
+    from cmva_keras import datasets
+
+    name, manual_dir, data_dir = resolve_dataset(config)
+    builder = datasets.prepare(name, manual_dir=manual_dir, data_dir=data_dir)
+    logging.info("Dataset %s from %s (prepared in %s).", name, manual_dir, builder.data_dir)
+    return name, manual_dir, builder
+
+
+def _pipeline(config, builder, split, training, batch_size, with_metadata=False):
+    """The task's `tf.data` pipeline over one split; returns `(dataset, input_shape, target_shape, vocabulary)`."""
     from cmva_keras import datasets
     from cmva_keras.pipelines import food as food_pipeline
     from cmva_keras.pipelines import hand as hand_pipeline
 
-    name, manual_dir, data_dir = resolve_dataset(config)
-    logging.info("Dataset %s from %s (prepared data in %s).", name, manual_dir, data_dir)
-    splits = datasets.load(name, manual_dir=manual_dir, data_dir=data_dir)
-    batch_size = config.train.batch_size
-    common = dict(batch_size=batch_size, seed=config.seed, deterministic=config.data.deterministic)
-    vocabulary = []
+    examples = datasets.as_dataset(builder, split, shuffle_files=training)
+    common = dict(batch_size=batch_size, seed=config.seed, deterministic=config.data.deterministic or not training)
     if config.task == "food":
-        vocabulary = list(splits.vocabulary)
+        vocabulary = datasets.vocabulary(builder)
         crop = config.data.crop_size
-        make = lambda split, training: food_pipeline.make_dataset(  # noqa: E731
-            split, training=training, image_size=tuple(config.data.image_size), crop_size=crop,
+        image_size = config.data.image_size
+        image_size = image_size if isinstance(image_size, int) else tuple(image_size)
+        dataset = food_pipeline.make_dataset(
+            examples, training=training, image_size=image_size, crop_size=crop,
             num_classes=len(vocabulary), **common,
         )
-        input_shape, target_shape = (crop, crop, 3), (len(vocabulary),)
-    else:
-        size = config.data.image_size
-        make = lambda split, training: hand_pipeline.make_dataset(  # noqa: E731
-            split, training=training, image_size=size, **common,
-        )
-        input_shape, target_shape = (size, size, 3), (21, 3)
+        return dataset, (crop, crop, 3), (len(vocabulary),), vocabulary
+    size = config.data.image_size
+    dataset = hand_pipeline.make_dataset(examples, training=training, image_size=size, with_metadata=with_metadata, **common)
+    return dataset, (size, size, 3), (21, 3), []
+
+
+def build_datasets(config):
+    """The run's `TaskData`: the prepared training split through the task's augmenting pipeline."""
+    name, manual_dir, builder = _open(config)
+    train, input_shape, target_shape, vocabulary = _pipeline(
+        config, builder, "train", training=True, batch_size=config.train.batch_size,
+    )
     steps = config.train.steps_per_epoch or None
-    train = make(splits.train, True)
     if steps:
         train = train.repeat()
     return TaskData(
-        builder_name=name, manual_dir=manual_dir, data_dir=data_dir,
+        builder_name=name, manual_dir=manual_dir, data_dir=str(builder.data_dir),
         train=train, validation=None, train_steps=steps, validation_steps=None,
         input_shape=input_shape, target_shape=target_shape, vocabulary=vocabulary,
     )
+
+
+def evaluation_dataset(config, split="test"):
+    """One split through the test-time pipeline (no augmentation, fixed order); hands with metadata."""
+    _, _, builder = _open(config)
+    dataset, *_ = _pipeline(
+        config, builder, split, training=False, batch_size=config.train.batch_size, with_metadata=True,
+    )
+    return dataset
 
 
 def build_model(config, data):

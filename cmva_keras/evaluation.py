@@ -1,0 +1,225 @@
+"""Evaluating a trained run: both inference paths, the paper's metrics, and the figures.
+
+`evaluate_run(workdir)` loads `model.keras` and `config.json`, predicts a split
+along the mapper path (x -> E1 -> VE -> VD -> D2, CMVA) and the upper path
+(D1(mu1), "without mapper"), scores both with `cmva_keras.metrics`, and writes:
+
+- `metrics.json`: `{"mapper": {...}, "upper": {...}, ...}`, with for food
+  `f1`, `iou` (per recipe, averaged), `f1_micro`, `iou_micro`, `f1_macro` at
+  the threshold used, and for hands `epe_mm`, `thresholds_mm`, `pck`,
+  `auc_20_50`, `auc_0_50`;
+- `pck.png` (hands): PCK curves of both paths (the paper's Figures 4 and 5);
+- `tsne.png`: t-SNE of E1 means, mapper means and E2 means (Figure 2);
+- `poses.png` (hands): ground truth, mapper path and upper path (Figure 6).
+"""
+
+import json
+import os
+
+import ml_collections
+import numpy as np
+from absl import logging
+
+from cmva_keras import metrics
+
+PATHS = ("mapper", "upper")
+
+
+def load_run(workdir):
+    """`(model, config)` of a finished run; errors name the missing file."""
+    import keras
+
+    import cmva_keras  # noqa: F401  (registers the model's classes)
+
+    for name in ("model.keras", "config.json"):
+        if not os.path.exists(os.path.join(workdir, name)):
+            raise FileNotFoundError(
+                f"{os.path.join(workdir, name)} is missing: {workdir} holds no finished training run. "
+                "Pass the --workdir of a run that scripts/train.py completed."
+            )
+    with open(os.path.join(workdir, "config.json")) as f:
+        config = ml_collections.ConfigDict(json.load(f))
+    model = keras.models.load_model(os.path.join(workdir, "model.keras"))
+    return model, config
+
+
+# ------------------------------------------------------------------ predictions
+def _tta_views(images, task):
+    """Test-time augmentation views of a batch and how to undo each on a prediction.
+
+    Food: the image and its horizontal mirror (labels unchanged). Hands: the
+    image and its vertical mirror; the mirror flips the pose's y axis (the
+    pipeline's `F = diag(1, -1, 1)` about the crop centre), undone on the output.
+    """
+    import tensorflow as tf
+
+    if task == "food":
+        return [(images, None), (tf.image.flip_left_right(images), None)]
+    unflip = np.array([1.0, -1.0, 1.0], "float32")
+    return [(images, None), (tf.image.flip_up_down(images), unflip)]
+
+
+def _predict(model, images, path):
+    images = np.asarray(images)
+    return np.asarray(model.predict(images, path=path, batch_size=len(images), verbose=0))
+
+
+def _predict_batch(model, images, path, task, tta):
+    if not tta:
+        return _predict(model, images, path)
+    outputs = []
+    for view, undo in _tta_views(images, task):
+        prediction = _predict(model, view, path)
+        outputs.append(prediction * undo if undo is not None else prediction)
+    return np.mean(outputs, axis=0)
+
+
+def collect(model, dataset, task, *, tta=False, max_examples=None, num_latents=600):
+    """Runs both paths over `dataset`; returns a dict of NumPy arrays.
+
+    Keys: `y` (targets), `mapper`, `upper` (predictions), for hands `scale`
+    (mm); and for the first `num_latents` examples `mu1`, `mu_m`, `mu2`, `y_latent`,
+    `images_latent` (the latent means for the t-SNE figure).
+    """
+    import keras
+
+    out = {k: [] for k in ("y", "mapper", "upper", "scale", "mu1", "mu_m", "mu2", "images")}
+    seen = 0
+    for batch in dataset:
+        images, y = batch[0], batch[1]
+        out["y"].append(np.asarray(y))
+        for path in PATHS:
+            out[path].append(_predict_batch(model, images, path, task, tta))
+        if task == "hand":
+            out["scale"].append(np.asarray(batch[2]["scale"]))
+        if seen < num_latents:
+            mu1, mu_m = model.encode(images)
+            out["mu1"].append(keras.ops.convert_to_numpy(mu1))
+            out["mu_m"].append(keras.ops.convert_to_numpy(mu_m))
+            out["mu2"].append(keras.ops.convert_to_numpy(model.encode_target(y)))
+            if task == "hand":
+                out["images"].append(np.asarray(images, dtype="uint8"))
+        seen += int(np.asarray(y).shape[0])
+        if max_examples and seen >= max_examples:
+            break
+    result = {k: np.concatenate(v)[: max_examples or None] for k, v in out.items() if v}
+    for k in ("mu1", "mu_m", "mu2"):
+        result[k] = result[k][:num_latents]
+    return result
+
+
+# ----------------------------------------------------------------- thresholds
+def calibrate_threshold(y_true, probabilities, grid=np.linspace(0.05, 0.95, 19)):
+    """The threshold on `grid` with the best per-recipe F1 (the Yummly protocol) on these examples."""
+    scores = [metrics.ingredient_scores(y_true, probabilities, threshold=t)["f1"] for t in grid]
+    return float(grid[int(np.argmax(scores))])
+
+
+# --------------------------------------------------------------------- scores
+def score(task, collected, threshold=0.5):
+    """`{path: metrics}` for both paths."""
+    results = {}
+    for path in PATHS:
+        if task == "food":
+            values = metrics.ingredient_scores(collected["y"], collected[path], threshold=threshold)
+        else:
+            scale = collected["scale"][:, None, None]
+            values = metrics.pose_scores(collected["y"] * scale, collected[path] * scale)
+        results[path] = {k: (np.asarray(v).tolist() if np.ndim(v) else float(v)) for k, v in values.items()}
+    return results
+
+
+def format_table(results, task):
+    """A plain-text table of both paths side by side."""
+    keys = ("f1", "iou", "f1_micro", "iou_micro", "f1_macro") if task == "food" else ("epe_mm", "auc_20_50", "auc_0_50")
+    lines = [f"{'metric':<12}{'mapper (CMVA)':>16}{'upper (no mapper)':>20}"]
+    for key in keys:
+        lines.append(f"{key:<12}{results['mapper'][key]:>16.4f}{results['upper'][key]:>20.4f}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- plots
+def _latent_labels(task, collected, n):
+    """A label per example for colouring the t-SNE: the most common ingredient / the wrist-to-tip spread."""
+    if task == "food":
+        y = collected["y"][:n]
+        top = np.argsort(-y.sum(axis=0))[:6]  # the six most frequent ingredients
+        present = y[:, top]
+        return np.where(present.any(axis=1), np.argmax(present, axis=1), len(top))
+    pose = collected["y"][:n].reshape(n, 21, 3)
+    openness = np.linalg.norm(pose[:, [4, 8, 12, 16, 20]] - pose[:, :1], axis=-1).mean(axis=1)
+    return np.digitize(openness, np.quantile(openness, [0.25, 0.5, 0.75]))
+
+
+def write_plots(workdir, task, collected, results):
+    """The figures listed in the module docstring; returns their paths."""
+    from cmva_keras import plots
+
+    paths = []
+    n = len(collected["mu1"])
+    if n >= 10:
+        path = os.path.join(workdir, "tsne.png")
+        plots.plot_latent_tsne(
+            {"E1 means": collected["mu1"], "mapper means": collected["mu_m"], "E2 means": collected["mu2"]},
+            _latent_labels(task, collected, n), path,
+            perplexity=min(30.0, (n - 1) / 3.0), title="Latent means (t-SNE)",
+        )
+        paths.append(path)
+    if task == "hand":
+        path = os.path.join(workdir, "pck.png")
+        plots.plot_pck_curves(
+            {
+                "CMVA (mapper path)": (results["mapper"]["thresholds_mm"], results["mapper"]["pck"]),
+                "without mapper (upper path)": (results["upper"]["thresholds_mm"], results["upper"]["pck"]),
+            },
+            path, title="3D PCK",
+        )
+        paths.append(path)
+        path = os.path.join(workdir, "poses.png")
+        k = min(6, len(collected["images"]))
+        plots.plot_pose_grid(
+            collected["images"][:k], collected["y"][:k],
+            {"mapper path": collected["mapper"][:k], "upper path": collected["upper"][:k]}, path,
+        )
+        paths.append(path)
+    return paths
+
+
+# ----------------------------------------------------------------------- main
+def evaluate_run(workdir, *, split="test", tta=False, threshold=None, calibrate=False,
+                 calibration_split="train", max_examples=None, plots=True, batch_size=None):
+    """Evaluates `workdir`'s model on `split`; writes `metrics.json` (and plots); returns the results.
+
+    Args:
+        threshold: food: a fixed decision threshold (default: the model's saved one).
+        calibrate: food: choose the threshold with the best F1 on
+            `calibration_split` and save it into `model.keras`.
+        tta: average predictions over the test-time augmentation views.
+        max_examples: evaluate at most this many examples.
+    """
+    from cmva_keras.training import setup
+
+    model, config = load_run(workdir)
+    task = config.task
+    if batch_size:
+        config.train.batch_size = int(batch_size)
+    results = {"task": task, "split": split, "tta": bool(tta), "dataset": config.data.dataset}
+    if task == "food" and calibrate:
+        calibration = collect(model, setup.evaluation_dataset(config, calibration_split), task,
+                              max_examples=max_examples, num_latents=0)
+        threshold = calibrate_threshold(calibration["y"], calibration["mapper"])
+        model.set_threshold(threshold)
+        model.save(os.path.join(workdir, "model.keras"))
+        results["calibrated_on"] = calibration_split
+        logging.info("Calibrated threshold %.2f on %s; saved into model.keras.", threshold, calibration_split)
+    collected = collect(model, setup.evaluation_dataset(config, split), task, tta=tta, max_examples=max_examples)
+    results["num_examples"] = int(len(collected["y"]))
+    if task == "food":
+        threshold = model.threshold if threshold is None else float(threshold)
+        results["threshold"] = threshold
+    results.update(score(task, collected, threshold if task == "food" else 0.5))
+    with open(os.path.join(workdir, "metrics.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    if plots:
+        results["plots"] = write_plots(workdir, task, collected, results)
+    return results
