@@ -103,8 +103,9 @@ def collect(model, dataset, task, *, tta=False, max_examples=None, num_latents=6
         if max_examples and seen >= max_examples:
             break
     result = {k: np.concatenate(v)[: max_examples or None] for k, v in out.items() if v}
-    for k in ("mu1", "mu_m", "mu2"):
-        result[k] = result[k][:num_latents]
+    for k in ("mu1", "mu_m", "mu2", "images"):
+        if k in result:
+            result[k] = result[k][:num_latents]
     return result
 
 
@@ -156,7 +157,7 @@ def write_plots(workdir, task, collected, results):
     from cmva_keras import plots
 
     paths = []
-    n = len(collected["mu1"])
+    n = len(collected.get("mu1", ()))
     if n >= 10:
         path = os.path.join(workdir, "tsne.png")
         plots.plot_latent_tsne(
