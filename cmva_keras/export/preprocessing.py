@@ -18,13 +18,14 @@ def food_eval_images(images, image_size, crop_size):
     height, width = int(image_size[0]), int(image_size[1])
     resized = tf.image.resize(tf.cast(images, tf.float32), (height, width), method="bilinear", antialias=True)
     top, left = (height - crop_size) // 2, (width - crop_size) // 2
-    return resized[:, top : top + crop_size, left : left + crop_size, :]
+    return tf.clip_by_value(resized[:, top : top + crop_size, left : left + crop_size, :], 0.0, 255.0)
 
 
 def hand_eval_images(images, image_size):
     """`(B, H, W, 3)` uint8 hand crops -> `(B, S, S, 3)` float32 in 0..255."""
     size = int(image_size)
-    return tf.image.resize(tf.cast(images, tf.float32), (size, size), method="bilinear", antialias=True)
+    resized = tf.image.resize(tf.cast(images, tf.float32), (size, size), method="bilinear", antialias=True)
+    return tf.clip_by_value(resized, 0.0, 255.0)
 
 
 def serving_preprocessor(config):

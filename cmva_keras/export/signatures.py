@@ -10,9 +10,16 @@ from cmva_keras.export import preprocessing
 
 
 def _check_images(images):
-    tf.debugging.assert_rank(images, 4, message="images must be uint8 (batch, height, width, 3)")
-    tf.debugging.assert_equal(tf.shape(images)[-1], 3, message="images must have 3 (RGB) channels")
-    return images
+    """Refuses images without 3 channels before they reach the model.
+
+    The wrong rank or dtype is refused by TensorFlow itself when the signature
+    is called ("input must be 4-dimensional", "expected to be a uint8 tensor").
+    """
+    check = tf.debugging.assert_equal(
+        tf.shape(images)[-1], 3, message="images must be uint8 (batch, height, width, 3) with 3 (RGB) channels"
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(images)
 
 
 def _decode(image_bytes, prepare):
