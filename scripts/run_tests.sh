@@ -6,14 +6,15 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-.venv/bin/python}"
 [ -x "$PYTHON" ] || PYTHON=python
-# Two workers: one per core on the reference machine.
+# Two workers (one per core on the reference machine); --dist loadfile keeps a
+# file on one worker, so module-scoped fixtures (the smoke runs) are built once.
 WORKERS="${CMVA_TEST_WORKERS:-2}"
 report_dir="$(mktemp -d)"
 status=0
 for backend in tensorflow jax torch; do
   echo "=== KERAS_BACKEND=$backend"
   KERAS_BACKEND="$backend" CUDA_VISIBLE_DEVICES="" TF_CPP_MIN_LOG_LEVEL=2 \
-    "$PYTHON" -m pytest -q -n "$WORKERS" -p no:cacheprovider \
+    "$PYTHON" -m pytest -q -n "$WORKERS" --dist loadfile -p no:cacheprovider \
     --junitxml="$report_dir/$backend.xml" "$@" || status=1
 done
 "$PYTHON" - "$report_dir" <<'PY'
