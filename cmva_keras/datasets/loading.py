@@ -1,0 +1,130 @@
+"""From a builder name and a folder to `tf.data` splits: `prepare`, `load`, `vocabulary`.
+
+`load("rhd", manual_dir, data_dir, "train")` prepares the dataset once
+(TFDS caches it under `data_dir`) and returns the split with images left
+encoded (`tfds.decode.SkipDecoding`): shuffle buffers then hold compressed
+bytes, and the input pipelines decode in their parallel map. Masks and depth
+maps, which no pipeline uses, are dropped.
+
+Synthetic folders (with a `CMVA_SYNTHETIC.json` marker) are prepared inside
+themselves (`<manual_dir>/tfds`) unless `data_dir` is given, so a synthetic
+and a real copy of a dataset never overwrite each other; if a prepared copy
+came from another source than `manual_dir`, `prepare` refuses it.
+"""
+
+import logging
+
+import tensorflow_datasets as tfds
+from etils import epath
+
+from cmva_keras.datasets import devices
+from cmva_keras.datasets import manual_dir as manual_dir_lib
+
+logger = logging.getLogger(__name__)
+
+NAMES = ("yummly28k", "recipe1m", "rhd", "stb")
+FOOD = ("yummly28k", "recipe1m")
+HAND = ("rhd", "stb")
+_ENCODED = ("image", "images")
+_DROPPED = ("mask", "depth")
+_VALIDATION = {"val": "validation", "valid": "validation", "eval": "test", "evaluation": "test"}
+
+
+class SourceMismatchError(RuntimeError):
+    """A prepared dataset was built from different files than the given manual_dir."""
+
+
+def default_data_dir(manual_dir):
+    """`<manual_dir>/tfds` for synthetic folders, else None (TFDS's default data_dir)."""
+    if manual_dir is not None and (epath.Path(manual_dir) / manual_dir_lib.SYNTHETIC_MARKER).exists():
+        return str(epath.Path(manual_dir) / "tfds")
+    return None
+
+
+def prepare(name, manual_dir=None, data_dir=None):
+    """Builds (once) and returns the TFDS builder `name` from the files in `manual_dir`.
+
+    Args:
+        name: "yummly28k", "recipe1m", "rhd" or "stb".
+        manual_dir: folder holding the dataset as it ships (or a synthetic one).
+        data_dir: where TFDS keeps the prepared copy (default: see module doc).
+
+    Returns:
+        the prepared `tfds.core.DatasetBuilder`.
+
+    Raises:
+        ManualDataError: `manual_dir` is missing or incomplete.
+        SourceMismatchError: `data_dir` holds a copy built from other files.
+    """
+    if name not in NAMES:
+        raise ValueError(f"unknown dataset {name!r}; expected one of {NAMES}")
+    devices.hide_gpus_from_tensorflow()
+    if data_dir is None:
+        data_dir = default_data_dir(manual_dir)
+    builder = tfds.builder(name, data_dir=data_dir)
+    if not builder.is_prepared():
+        logger.info("preparing %s from %s into %s", name, manual_dir, builder.data_dir)
+        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
+    _check_source(builder, manual_dir)
+    return builder
+
+
+def _check_source(builder, manual_dir):
+    if manual_dir is None:
+        return
+    recorded = dict(builder.info.metadata.get("source", {}) or {})
+    found = manual_dir_lib.source_of(manual_dir)
+    if not found.get("kind") == "synthetic":
+        try:  # the marker may sit one level down (e.g. RHD_published_v2/)
+            for child in epath.Path(manual_dir).iterdir():
+                if child.is_dir() and (child / manual_dir_lib.SYNTHETIC_MARKER).exists():
+                    found = manual_dir_lib.source_of(child)
+                    break
+        except OSError:
+            pass
+    if recorded and recorded != found:
+        raise SourceMismatchError(
+            f"{builder.name}: the prepared copy in {builder.data_dir} was built from {recorded}, "
+            f"but manual_dir {manual_dir} holds {found}. Pass another data_dir, or delete "
+            f"{builder.data_dir} to rebuild it."
+        )
+
+
+def as_dataset(builder, split, shuffle_files=False):
+    """The split of a prepared builder, images left encoded, masks and depth dropped."""
+    split = _VALIDATION.get(split, split) if split not in builder.info.splits else split
+    features = builder.info.features
+    decoders = {k: tfds.decode.SkipDecoding() for k in _ENCODED if k in features}
+    ds = builder.as_dataset(split=split, decoders=decoders or None, shuffle_files=shuffle_files)
+    dropped = [k for k in _DROPPED if k in features]
+    if dropped:
+        ds = ds.map(lambda ex: {k: v for k, v in ex.items() if k not in dropped})
+    return ds
+
+
+def load(name, manual_dir=None, data_dir=None, split="train", shuffle_files=False):
+    """`as_dataset(prepare(name, manual_dir, data_dir), split)`: a `tf.data.Dataset` of examples."""
+    return as_dataset(prepare(name, manual_dir, data_dir), split, shuffle_files=shuffle_files)
+
+
+def vocabulary(builder, data_dir=None):
+    """The ingredient class names of a prepared food builder (index = class id).
+
+    Args:
+        builder: a prepared `yummly28k`/`recipe1m` builder, or its name
+            (then read from `data_dir`).
+    """
+    if isinstance(builder, str):
+        builder = tfds.builder(builder, data_dir=data_dir)
+    if "ingredients" not in builder.info.features:
+        raise ValueError(f"{builder.name} has no ingredient vocabulary")
+    labels = builder.info.features["ingredients"].feature
+    if labels.num_classes is None:
+        raise ValueError(f"{builder.name} is not prepared yet (no vocabulary in {builder.data_dir}); call prepare()")
+    return list(labels.names)
+
+
+def num_examples(builder, split):
+    """Number of examples in a split of a prepared builder."""
+    split = _VALIDATION.get(split, split) if split not in builder.info.splits else split
+    return builder.info.splits[split].num_examples

@@ -1,0 +1,180 @@
+"""The hand task's input pipeline (method.md, "Hand task"): crops, augmentation, targets.
+
+Per example (from the `rhd` or `stb` builder):
+
+1. Re-centring: the rotation `R_c` that moves the hand's 3D centroid onto the
+   camera's z axis; the image moves by the homography `K R_c K^-1`, and the
+   centroid then projects onto the principal point.
+2. Crop: a square around the principal point, large enough to hold every
+   keypoint's projection at any in-plane rotation (twice the largest distance
+   to the centre, times `margin`), resized to `image_size`. The crop's
+   intrinsics are `K' = [[s fx, 0, (S-1)/2], [0, s fy, (S-1)/2], [0, 0, 1]]`,
+   `s = S / side`: the principal point at the crop centre.
+3. Training only: a rotation by up to +-`max_rotation_degrees` about the optical
+   axis (`R_z`), and with probability `flip_probability` a vertical flip
+   (`F = diag(1, -1, 1)`: a mirror, so the hand side swaps).
+4. One warp of the original image by `H = K' (F R_z R_c) K^-1`; the 3D pose is
+   rotated by `R = F R_z R_c`, so projecting it with `K'` gives the warped 2D
+   keypoints (checked by the tests to 0.5 px).
+5. Target: the pose relative to the palm (keypoint 0), divided by the length
+   of the middle finger's MCP-PIP bone (keypoints 12, 11), in the re-centred
+   camera frame. `scale` (that length, mm) turns it back into millimetres.
+
+Large downscales are antialiased: when the crop shrinks the hand by more than
+2x, the image is first resized (antialiased) and the homography adjusted.
+"""
+
+import tensorflow as tf
+
+from cmva_keras.pipelines import common, geometry
+
+MIDDLE_MCP, MIDDLE_PIP, ROOT = 12, 11, 0
+
+
+def _features(example):
+    return {
+        "image": example["image"],
+        "xyz": tf.cast(example["keypoints_xyz_mm"], tf.float32),
+        "uv": tf.cast(example["keypoints_uv"], tf.float32),
+        "visible": tf.cast(example["keypoints_visible"], tf.bool),
+        "K": tf.cast(example["camera_K"], tf.float32),
+        "hand_side": tf.cast(example["hand_side"], tf.int32),
+    }
+
+
+def crop_transform(xyz, K, image_size, *, angle=0.0, flip=False, margin=1.25, min_side=16.0):
+    """The rotation, crop intrinsics and homography of one example (steps 1-4).
+
+    Args:
+        xyz: `(21, 3)` keypoints, camera frame (any length unit).
+        K: `(3, 3)` intrinsics of the original image.
+        image_size: output side `S`, pixels.
+        angle: in-plane rotation, radians.
+        flip: bool tensor, vertical flip.
+        margin: crop side over the keypoints' diameter.
+        min_side: smallest crop side, original pixels.
+
+    Returns:
+        (R (3, 3): original camera frame -> output frame; K_crop (3, 3);
+        H (3, 3): original pixels -> output pixels; side: crop side in
+        original pixels).
+    """
+    xyz = tf.cast(xyz, tf.float32)
+    K = tf.cast(K, tf.float32)
+    size = float(image_size)
+    recentre = geometry.rotation_to_z_axis(tf.reduce_mean(xyz, axis=0))
+    uv = geometry.project(tf.matmul(xyz, recentre, transpose_b=True), K)
+    radius = tf.reduce_max(tf.norm(uv - K[:2, 2][None], axis=1))
+    side = tf.maximum(2.0 * radius * margin, min_side)
+    s = size / side
+    c = (size - 1.0) / 2.0
+    K_crop = tf.stack([
+        tf.stack([s * K[0, 0], s * K[0, 1], c]),
+        tf.stack([0.0, s * K[1, 1], c]),
+        tf.constant([0.0, 0.0, 1.0]),
+    ])
+    mirror = tf.where(tf.cast(flip, tf.bool), tf.constant([1.0, -1.0, 1.0]), tf.constant([1.0, 1.0, 1.0]))
+    R = tf.linalg.diag(mirror) @ geometry.rotation_about_z(tf.cast(angle, tf.float32)) @ recentre
+    H = K_crop @ R @ tf.linalg.inv(K)
+    return R, K_crop, H, side
+
+
+def _warp(image, H, side, image_size):
+    """Warps the uint8 image with H, first shrinking it (antialiased) for large downscales."""
+    image = tf.cast(image, tf.float32)
+    shrink = tf.minimum(1.0, 2.0 * float(image_size) / side)
+    in_size = tf.shape(image)[:2]
+
+    def small():
+        new_size = tf.maximum(1, tf.cast(tf.round(tf.cast(in_size, tf.float32) * shrink), tf.int32))
+        resized = tf.image.resize(image, new_size, method="bilinear", antialias=True)
+        return resized, H @ tf.linalg.inv(geometry.pixel_scale_matrix(in_size, new_size))
+
+    image, H = tf.cond(shrink < 0.999, small, lambda: (image, H))
+    return geometry.warp_image(image, H, (image_size, image_size))
+
+
+def hand_example(features, seed, *, training, image_size, margin=1.25, max_rotation_degrees=45.0,
+                 flip_probability=0.5):
+    """One example's (image, normalised pose, metadata); usable eagerly and in tf.data.
+
+    Args:
+        features: dict with 'image' (H, W, 3) uint8 (or its encoded bytes), 'xyz' (21, 3) mm, 'uv'
+            (21, 2), 'visible' (21,), 'K' (3, 3), 'hand_side' (0 left, 1 right).
+        seed: `(2,)` int stateless seed (ignored when not training).
+        training: apply the random rotation and flip.
+        image_size: output side, pixels.
+
+    Returns:
+        (image float32 (S, S, 3) in [0, 255], pose float32 (21, 3), metadata dict).
+    """
+    if training:
+        angle_seed, flip_seed = tf.unstack(common.split_seed(seed, 2))
+        limit = max_rotation_degrees * geometry.DEG
+        angle = tf.random.stateless_uniform((), angle_seed, -limit, limit)
+        flip = tf.random.stateless_uniform((), flip_seed) < flip_probability
+    else:
+        angle, flip = tf.constant(0.0), tf.constant(False)
+    R, K_crop, H, side = crop_transform(features["xyz"], features["K"], image_size, angle=angle, flip=flip, margin=margin)
+    image = _warp(common.decode(features["image"]), H, side, image_size)
+    image = tf.ensure_shape(tf.clip_by_value(image, 0.0, 255.0), (image_size, image_size, 3))
+    xyz = tf.matmul(features["xyz"], R, transpose_b=True)
+    root = xyz[ROOT]
+    scale = tf.norm(xyz[MIDDLE_MCP] - xyz[MIDDLE_PIP])
+    pose = (xyz - root[None]) / scale
+    hand_side = tf.where(flip, 1 - features["hand_side"], features["hand_side"])
+    metadata = {
+        "scale": scale,
+        "hand_side": hand_side,
+        "K": features["K"],
+        "crop_K": K_crop,
+        "rotation": R,
+        "uv": geometry.apply_homography(H, features["uv"]),
+        "visible": features["visible"],
+        "root_mm": root,
+        "xyz_mm": xyz,
+        "flipped": flip,
+        "angle": angle,
+    }
+    return image, pose, metadata
+
+
+def make_dataset(split_ds, *, training, image_size, batch_size, seed=None, deterministic=False,
+                 with_metadata=False, margin=1.25, max_rotation_degrees=45.0, flip_probability=0.5,
+                 shuffle_buffer=1024, drop_remainder=None):
+    """Batches of hand crops and palm-rooted, bone-normalised 3D poses.
+
+    Args:
+        split_ds: a split of the `rhd` or `stb` builder (`builder.as_dataset(split=...)`).
+        training: shuffle and augment (rotation, vertical flip).
+        image_size: side of the square crops, pixels (256 in the paper).
+        batch_size: examples per batch.
+        seed: fixes shuffling and augmentation (None: different every run).
+        deterministic: keep element order fixed despite parallel maps.
+        with_metadata: also yield the metadata dict of `hand_example`
+            (`scale` (B,) mm, `hand_side`, `K`, `crop_K`, `rotation`, `uv`, ...).
+        margin, max_rotation_degrees, flip_probability: see module docstring.
+        shuffle_buffer: training shuffle buffer.
+        drop_remainder: drop the last partial batch (default: when training).
+
+    Returns:
+        `tf.data.Dataset` of `(images float32 (B, S, S, 3) in [0, 255], poses
+        float32 (B, 21, 3))`, plus the metadata dict when `with_metadata`.
+    """
+    common.hide_gpus_from_tensorflow()
+    image_size = int(image_size)
+    ds = split_ds.map(_features, num_parallel_calls=common.AUTOTUNE, deterministic=deterministic)
+    if training:
+        ds = common.shuffle(ds, shuffle_buffer, seed)
+    ds = common.with_seeds(ds, seed)
+
+    def transform(features, example_seed):
+        image, pose, metadata = hand_example(
+            features, example_seed, training=training, image_size=image_size, margin=margin,
+            max_rotation_degrees=max_rotation_degrees, flip_probability=flip_probability)
+        return (image, pose, metadata) if with_metadata else (image, pose)
+
+    ds = ds.map(transform, num_parallel_calls=common.AUTOTUNE, deterministic=deterministic)
+    if drop_remainder is None:
+        drop_remainder = training
+    return common.finish(ds, batch_size=batch_size, drop_remainder=drop_remainder, deterministic=deterministic)

@@ -1,0 +1,142 @@
+"""Food pipeline: multi-hot targets, crops, flips, image choice, tf.data, Keras."""
+
+import io
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from cmva_keras import datasets
+from cmva_keras.pipelines import food as food_pipeline
+from dataset_fixtures import SPLITS, prepared
+
+
+def _position_image(h=240, w=360):
+    """Pixel (i, j) holds (i, j // 2, 7): every crop is identifiable from its values."""
+    rows, cols = np.mgrid[:h, :w]
+    return np.stack([rows, cols // 2, np.full_like(rows, 7)], axis=-1).astype(np.uint8)
+
+
+def test_multi_hot():
+    np.testing.assert_array_equal(food_pipeline.multi_hot(tf.constant([0, 2, 2]), 4).numpy(), [1, 0, 1, 0])
+    np.testing.assert_array_equal(food_pipeline.multi_hot(tf.zeros([0], tf.int64), 3).numpy(), [0, 0, 0])
+
+
+def test_evaluation_takes_the_central_crop():
+    example = {"image": tf.constant(_position_image()), "ingredients": tf.constant([1], tf.int64)}
+    image, labels = food_pipeline.food_example(example, tf.constant([0, 0], tf.int64), training=False,
+                                               image_size=(240, 360), crop_size=224, num_classes=3)
+    expected = _position_image()[8:232, 68:292]  # (240 - 224) / 2, (360 - 224) / 2
+    np.testing.assert_allclose(image.numpy(), expected, atol=1e-3)
+    np.testing.assert_array_equal(labels.numpy(), [0, 1, 0])
+
+
+@pytest.mark.parametrize("flip_probability", [0.0, 1.0])
+def test_training_crop_is_a_window_of_the_image(flip_probability):
+    full = _position_image()
+    example = {"image": tf.constant(full), "ingredients": tf.constant([0], tf.int64)}
+    offsets = set()
+    for s in range(4):
+        image, _ = food_pipeline.food_example(
+            example, tf.constant([s, 5], tf.int64), training=True, image_size=(240, 360), crop_size=100,
+            num_classes=1, max_rotation_degrees=0.0, flip_probability=flip_probability)
+        image = np.round(image.numpy()).astype(int)
+        if flip_probability == 1.0:
+            image = image[:, ::-1]
+        top, left = image[0, 0, 0], 2 * image[0, 0, 1]
+        left = next(c for c in (left, left + 1) if np.array_equal(full[top, c:c + 100], image[0]))
+        np.testing.assert_array_equal(image, full[top:top + 100, left:left + 100])
+        offsets.add((top, left))
+    assert len(offsets) > 1  # the crop position is random
+
+
+def test_rotation_changes_the_image_but_not_its_range():
+    example = {"image": tf.constant(_position_image()), "ingredients": tf.constant([0], tf.int64)}
+    kwargs = dict(training=True, image_size=(240, 360), crop_size=100, num_classes=1, flip_probability=0.0)
+    plain, _ = food_pipeline.food_example(example, tf.constant([3, 5], tf.int64), max_rotation_degrees=0.0, **kwargs)
+    rotated, _ = food_pipeline.food_example(example, tf.constant([3, 5], tf.int64), max_rotation_degrees=10.0, **kwargs)
+    assert not np.allclose(plain.numpy(), rotated.numpy())
+    assert rotated.numpy().min() >= 0 and rotated.numpy().max() <= 255
+
+
+def _jpeg(color, size=(300, 200)):
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format="JPEG", quality=95)
+    return buffer.getvalue()
+
+
+def test_recipe1m_uses_the_first_image_for_evaluation_and_any_for_training():
+    example = {"images": tf.constant([_jpeg((250, 0, 0)), _jpeg((0, 0, 250), (400, 300))]),
+               "ingredients": tf.constant([0], tf.int64)}
+    image, _ = food_pipeline.food_example(example, tf.constant([0, 0], tf.int64), training=False,
+                                          image_size=256, crop_size=224, num_classes=1)
+    assert image.numpy()[..., 0].mean() > 200 and image.numpy()[..., 2].mean() < 30
+    reds = []
+    for s in range(12):
+        image, _ = food_pipeline.food_example(example, tf.constant([s, 1], tf.int64), training=True,
+                                              image_size=256, crop_size=224, num_classes=1)
+        reds.append(image.numpy()[..., 0].mean() > 200)
+    assert any(reds) and not all(reds)
+
+
+def test_eager_and_tf_data_agree():
+    example = {"image": tf.constant(_position_image()), "ingredients": tf.constant([0, 2], tf.int64)}
+    seed = tf.constant([2, 2], tf.int64)
+    kwargs = dict(training=True, image_size=(120, 180), crop_size=96, num_classes=3)
+    eager = food_pipeline.food_example(example, seed, **kwargs)
+    graph = next(iter(tf.data.Dataset.from_tensors((example, seed)).map(
+        lambda e, s: food_pipeline.food_example(e, s, **kwargs))))
+    np.testing.assert_allclose(eager[0].numpy(), graph[0].numpy(), atol=1e-3)
+    np.testing.assert_array_equal(eager[1].numpy(), graph[1].numpy())
+
+
+def _dataset(name, training, seed=0, batch_size=4):
+    builder = prepared(name)
+    size = (120, 180) if name == "yummly28k" else 128
+    return food_pipeline.make_dataset(
+        datasets.as_dataset(builder, "train"), training=training, image_size=size, crop_size=96,
+        num_classes=len(datasets.vocabulary(builder)), batch_size=batch_size, seed=seed, deterministic=True)
+
+
+@pytest.mark.parametrize("name", ["yummly28k", "recipe1m"])
+def test_make_dataset_batches_and_labels(name):
+    builder = prepared(name)
+    k = len(datasets.vocabulary(builder))
+    batches = list(_dataset(name, training=False))
+    assert sum(int(x.shape[0]) for x, _ in batches) == SPLITS[name]["train"]  # evaluation keeps every example
+    x, y = batches[0]
+    assert x.shape == (4, 96, 96, 3) and x.dtype == tf.float32 and y.shape == (4, k) and y.dtype == tf.float32
+    raw = list(datasets.as_dataset(builder, "train").take(4))
+    for row, example in zip(y.numpy(), raw):
+        assert set(np.flatnonzero(row)) == set(example["ingredients"].numpy().tolist())
+
+
+def test_training_is_shuffled_deterministically_with_a_seed():
+    a, b, c = (list(_dataset("yummly28k", True, seed)) for seed in (0, 0, 1))
+    assert len(a) == SPLITS["yummly28k"]["train"] // 4  # the last partial batch is dropped
+    for (xa, ya), (xb, yb) in zip(a, b):
+        np.testing.assert_array_equal(xa.numpy(), xb.numpy())
+        np.testing.assert_array_equal(ya.numpy(), yb.numpy())
+    assert any(not np.array_equal(xa.numpy(), xc.numpy()) for (xa, _), (xc, _) in zip(a, c))
+
+
+def test_crop_larger_than_image_is_refused():
+    with pytest.raises(ValueError, match="crop_size"):
+        food_pipeline.make_dataset(datasets.as_dataset(prepared("yummly28k"), "train"), training=True,
+                                   image_size=(64, 64), crop_size=96, num_classes=3, batch_size=2)
+
+
+def test_feeds_keras_fit_on_this_backend():
+    builder = prepared("yummly28k")
+    k = len(datasets.vocabulary(builder))
+    ds = food_pipeline.make_dataset(datasets.as_dataset(builder, "train"), training=True, image_size=(60, 90),
+                                    crop_size=48, num_classes=k, batch_size=8, seed=0)
+    model = keras.Sequential([
+        keras.Input((48, 48, 3)), keras.layers.Rescaling(1 / 255.0), keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(k),
+    ])
+    model.compile(optimizer="adam", loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    history = model.fit(ds, epochs=1, verbose=0, shuffle=False)  # the pipeline shuffles
+    assert np.isfinite(history.history["loss"][0])

@@ -1,0 +1,152 @@
+"""Hand pipeline: geometry, augmentation consistency (image, 2D, 3D, K), targets, tf.data, Keras."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from cmva_keras import datasets
+from cmva_keras.pipelines import geometry
+from cmva_keras.pipelines import hand as hand_pipeline
+from cmva_keras.synthetic import hand_model
+from dataset_fixtures import prepared
+
+SIZE = 64
+
+
+def _raw_examples(name, split="train"):
+    ds = datasets.as_dataset(prepared(name), split).map(hand_pipeline._features)
+    return list(ds)
+
+
+def test_rotation_to_z_axis_is_a_rotation_onto_the_axis():
+    rng = np.random.default_rng(0)
+    for point in list(rng.normal(size=(5, 3)) + [0, 0, 3]) + [np.array([0.0, 0.0, 2.0])]:
+        R = geometry.rotation_to_z_axis(tf.constant(point, tf.float32)).numpy()
+        np.testing.assert_allclose(R @ R.T, np.eye(3), atol=1e-5)
+        assert np.linalg.det(R) == pytest.approx(1.0, abs=1e-5)
+        np.testing.assert_allclose(R @ point / np.linalg.norm(point), [0, 0, 1], atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["rhd", "stb"])
+def test_projection_of_transformed_pose_matches_transformed_keypoints(name):
+    flips, angles = set(), []
+    for features in _raw_examples(name)[:8]:
+        for s in range(6):
+            _, _, meta = hand_pipeline.hand_example(features, tf.constant([s, 7], tf.int64), training=True, image_size=SIZE)
+            projected = geometry.project(meta["xyz_mm"], meta["crop_K"]).numpy()
+            error = np.linalg.norm(projected - meta["uv"].numpy(), axis=1)
+            assert error.max() < 0.5, error.max()
+            flips.add(bool(meta["flipped"]))
+            angles.append(float(meta["angle"]))
+    assert flips == {True, False}  # both branches exercised
+    assert max(angles) > 0.3 and min(angles) < -0.3  # rotations of more than 17 degrees both ways
+
+
+def _dot_example():
+    """A black image with a red dot at the index tip and a green dot at the pinky tip."""
+    rng = np.random.default_rng(5)
+    local = hand_model.keypoints(hand_model.sample_articulation(rng), "right")
+    xyz = local @ hand_model.random_rotation(rng).T + np.array([30.0, -20.0, 420.0])
+    K = np.array([[300.0, 0, 161.0], [0, 300.0, 158.0], [0, 0, 1]])
+    uvw = xyz @ K.T
+    uv = uvw[:, :2] / uvw[:, 2:]
+    image = np.zeros((320, 320, 3), np.uint8)
+    for kp, channel in ((5, 0), (17, 1)):
+        u, v = np.round(uv[kp]).astype(int)
+        image[v - 1:v + 2, u - 1:u + 2, channel] = 255
+        uv[kp] = (u, v)  # the dot's exact centre
+    return {
+        "image": tf.constant(image), "xyz": tf.constant(xyz, tf.float32), "uv": tf.constant(uv, tf.float32),
+        "visible": tf.ones(21, tf.bool), "K": tf.constant(K, tf.float32), "hand_side": tf.constant(1, tf.int32),
+    }
+
+
+def test_image_content_moves_with_the_keypoints():
+    features = _dot_example()
+    for s in range(8):
+        image, _, meta = hand_pipeline.hand_example(features, tf.constant([s, 1], tf.int64), training=True, image_size=96)
+        image = image.numpy()
+        for kp, channel in ((5, 0), (17, 1)):
+            weights = image[..., channel]
+            assert weights.sum() > 0, "the dot left the crop"
+            rows, cols = np.mgrid[:96, :96]
+            centre = np.array([(cols * weights).sum(), (rows * weights).sum()]) / weights.sum()
+            assert np.linalg.norm(centre - meta["uv"].numpy()[kp]) < 1.0
+
+
+def test_targets_are_palm_rooted_bone_normalised_and_rigid():
+    for features in _raw_examples("rhd")[:6]:
+        for s in range(3):
+            _, pose, meta = hand_pipeline.hand_example(features, tf.constant([s, 3], tf.int64), training=True, image_size=SIZE)
+            pose, xyz = pose.numpy(), meta["xyz_mm"].numpy()
+            np.testing.assert_allclose(pose[0], 0.0, atol=1e-6)
+            assert np.linalg.norm(pose[12] - pose[11]) == pytest.approx(1.0, abs=1e-5)
+            np.testing.assert_allclose(pose * meta["scale"].numpy() + meta["root_mm"].numpy(), xyz, atol=1e-3)
+            original = features["xyz"].numpy()
+            d_new = np.linalg.norm(xyz[:, None] - xyz[None], axis=-1)
+            d_old = np.linalg.norm(original[:, None] - original[None], axis=-1)
+            np.testing.assert_allclose(d_new, d_old, atol=1e-2)  # a rotation or a mirror: lengths kept
+            centroid = xyz.mean(axis=0)
+            assert abs(centroid[0]) < 1e-2 and abs(centroid[1]) < 1e-2  # on the camera's z axis
+            det = np.linalg.det(meta["rotation"].numpy())
+            flipped = bool(meta["flipped"])
+            assert det == pytest.approx(-1.0 if flipped else 1.0, abs=1e-4)
+            assert int(meta["hand_side"]) == (1 - int(features["hand_side"]) if flipped else int(features["hand_side"]))
+
+
+def test_evaluation_has_no_augmentation():
+    features = _raw_examples("rhd", "test")[0]
+    a = hand_pipeline.hand_example(features, tf.constant([1, 2], tf.int64), training=False, image_size=SIZE)
+    b = hand_pipeline.hand_example(features, tf.constant([9, 9], tf.int64), training=False, image_size=SIZE)
+    np.testing.assert_array_equal(a[0].numpy(), b[0].numpy())
+    assert float(a[2]["angle"]) == 0.0 and not bool(a[2]["flipped"])
+
+
+def test_eager_and_tf_data_agree():
+    features = _raw_examples("rhd")[0]
+    seed = tf.constant([4, 2], tf.int64)
+    eager = hand_pipeline.hand_example(features, seed, training=True, image_size=SIZE)
+    ds = tf.data.Dataset.from_tensors((features, seed)).map(
+        lambda f, s: hand_pipeline.hand_example(f, s, training=True, image_size=SIZE))
+    graph = next(iter(ds))
+    np.testing.assert_allclose(eager[0].numpy(), graph[0].numpy(), atol=1e-3)
+    np.testing.assert_allclose(eager[1].numpy(), graph[1].numpy(), atol=1e-5)
+
+
+def _batches(seed, training=True, **kwargs):
+    ds = hand_pipeline.make_dataset(datasets.as_dataset(prepared("rhd"), "train"), training=training,
+                                    image_size=SIZE, batch_size=4, seed=seed, deterministic=True, **kwargs)
+    return list(ds)
+
+
+def test_make_dataset_shapes_and_determinism():
+    first, again, other = _batches(0), _batches(0), _batches(1)
+    assert len(first) == 12 // 4
+    images, poses = first[0]
+    assert images.shape == (4, SIZE, SIZE, 3) and images.dtype == tf.float32
+    assert poses.shape == (4, 21, 3) and poses.dtype == tf.float32
+    assert 0.0 <= float(tf.reduce_min(images)) and float(tf.reduce_max(images)) <= 255.0
+    for (a, b), (c, d) in zip(first, again):
+        np.testing.assert_array_equal(a.numpy(), c.numpy())
+        np.testing.assert_array_equal(b.numpy(), d.numpy())
+    assert any(not np.array_equal(a.numpy(), c.numpy()) for (a, _), (c, _) in zip(first, other))
+
+
+def test_metadata_batches():
+    images, poses, meta = _batches(0, with_metadata=True)[0]
+    assert meta["scale"].shape == (4,) and meta["K"].shape == (4, 3, 3) and meta["hand_side"].shape == (4,)
+    mm = poses.numpy() * meta["scale"].numpy()[:, None, None]
+    np.testing.assert_allclose(mm + meta["root_mm"].numpy()[:, None], meta["xyz_mm"].numpy(), atol=1e-3)
+
+
+def test_feeds_keras_fit_on_this_backend():
+    ds = hand_pipeline.make_dataset(datasets.as_dataset(prepared("rhd"), "train"), training=True,
+                                    image_size=32, batch_size=4, seed=0)
+    model = keras.Sequential([
+        keras.Input((32, 32, 3)), keras.layers.Rescaling(1 / 255.0), keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(63), keras.layers.Reshape((21, 3)),
+    ])
+    model.compile(optimizer="adam", loss="mse")
+    history = model.fit(ds, epochs=1, verbose=0, shuffle=False)  # the pipeline shuffles
+    assert np.isfinite(history.history["loss"][0])
