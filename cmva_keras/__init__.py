@@ -5,7 +5,8 @@ P. Daras, "Cross-modal Variational Alignment of Latent Spaces", CVPR
 Workshops 2020.
 """
 
-from cmva_keras import datasets, layers, losses  # importing datasets registers the TFDS builders
+# Importing `datasets` registers the TFDS builders yummly28k, recipe1m, rhd and stb.
+from cmva_keras import backbones, datasets, layers, losses, metrics, pipelines, synthetic, tasks
 from cmva_keras.callbacks import NonFiniteLossError, NonFiniteLossGuard, PhaseCheckpoint, PhaseSchedule
 from cmva_keras.models import CMVA
 from cmva_keras.phases import PARTS, PHASES, TERMS
@@ -21,7 +22,12 @@ __all__ = [
     "PhaseCheckpoint",
     "PhaseSchedule",
     "TERMS",
+    "backbones",
     "datasets",
     "layers",
     "losses",
+    "metrics",
+    "pipelines",
+    "synthetic",
+    "tasks",
 ]

@@ -45,8 +45,8 @@ def get_config(variant="default"):
     config.data.manual_dir = ""  # the downloaded dataset's folder (real datasets only)
     config.data.data_dir = ""  # where TFDS writes prepared data; "" = the cache folder
     config.data.synthetic_recipes = 3000  # size of the generated set (85/15 split)
-    config.data.image_size = (72, 108)  # (height, width) resize before cropping; paper: (240, 360)
-    config.data.crop_size = 64  # square random crop (train) / centre crop (test); paper: 224
+    config.data.image_size = (88, 132)  # (height, width) resize before cropping; paper: (240, 360)
+    config.data.crop_size = 80  # square random crop (train) / centre crop (test); paper: 224
     config.data.deterministic = False  # deterministic tf.data order (slower)
 
     config.model = ml_collections.ConfigDict()
