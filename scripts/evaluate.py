@@ -42,7 +42,7 @@ def main(argv):
     print(f"{results['task']} / {results['dataset']} / {results['split']} "
           f"({results['num_examples']} examples{', TTA' if results['tta'] else ''})")
     print(evaluation.format_table(results, results["task"]))
-    print(json.dumps({k: v for k, v in results.items() if k not in ("mapper", "upper")}, default=str))
+    print(json.dumps({k: v for k, v in results.items() if k not in ("mapper", "upper", "constant")}, default=str))
 
 
 if __name__ == "__main__":

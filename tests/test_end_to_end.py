@@ -85,7 +85,7 @@ def test_evaluate_writes_both_paths_and_the_figures(runs, task):
         written = json.load(f)
     keys = {"f1", "iou", "f1_micro", "iou_micro", "f1_macro"} if task == "food" else {
         "epe_mm", "thresholds_mm", "pck", "auc_20_50", "auc_0_50"}
-    for path in ("mapper", "upper"):
+    for path in ("mapper", "upper", "constant"):
         assert keys <= set(written[path]), (path, sorted(written[path]))
     if task == "food":
         assert 0.0 <= written["mapper"]["f1"] <= 1.0 and written["threshold"] == 0.5
@@ -98,7 +98,7 @@ def test_evaluate_writes_both_paths_and_the_figures(runs, task):
             assert image.format == "PNG" and min(image.size) > 100
     assert written["num_examples"] == results["num_examples"] > 0
     table = evaluation.format_table(results, task)
-    assert "mapper (CMVA)" in table and "upper (no mapper)" in table
+    assert "mapper (CMVA)" in table and "upper (no mapper)" in table and "constant" in table
 
 
 def test_evaluate_without_a_model_names_the_missing_file(tmp_path):

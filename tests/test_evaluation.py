@@ -1,0 +1,39 @@
+"""Pieces of the evaluation (cmva_keras/evaluation.py) that need no trained model."""
+
+import numpy as np
+import pytest
+
+from cmva_keras import evaluation
+
+
+def test_constant_food_baseline_is_the_best_fixed_ingredient_set():
+    # Ingredient 0 is in every recipe, 1 in one of four, 2 in none.
+    y = np.array([[1, 1, 0], [1, 0, 0], [1, 0, 0], [1, 0, 0]], "float32")
+    prediction, threshold = evaluation.constant_baseline("food", {"y": y})
+    np.testing.assert_allclose(prediction[0], [1.0, 0.25, 0.0])
+    # Predicting {0, 1} scores F1 1 on the first recipe and 2/3 on three: 0.75.
+    # Predicting {0} scores 2/3 on the first and 1 on three: 11/12, the best;
+    # "> 0.25" selects it.
+    assert threshold == pytest.approx(0.25)
+    scores = evaluation.score("food", {"y": y, "mapper": y, "upper": y}, threshold=0.5)
+    assert scores["constant"]["f1"] == pytest.approx(11 / 12)
+    assert scores["mapper"]["f1"] == pytest.approx(1.0)
+
+
+def test_constant_hand_baseline_is_the_mean_pose():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=(6, 21, 3)).astype("float32")
+    collected = {"y": y, "mapper": y, "upper": y + 1.0, "scale": np.full(6, 10.0, "float32")}
+    scores = evaluation.score("hand", collected)
+    assert scores["mapper"]["epe_mm"] == pytest.approx(0.0, abs=1e-5)
+    # The upper path is off by (1, 1, 1) normalised units: sqrt(3) * 10 mm.
+    assert scores["upper"]["epe_mm"] == pytest.approx(np.sqrt(3) * 10, rel=1e-5)
+    expected = np.mean(np.linalg.norm((y - y.mean(axis=0)) * 10, axis=-1))
+    assert scores["constant"]["epe_mm"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_calibrated_threshold_maximises_f1():
+    y = np.array([[1, 0], [0, 1]], "float32")
+    probabilities = np.array([[0.3, 0.1], [0.1, 0.35]], "float32")
+    # Only thresholds below 0.3 predict both positives and nothing else.
+    assert evaluation.calibrate_threshold(y, probabilities) < 0.3
