@@ -57,7 +57,7 @@ def get_config(variant="default"):
 
     config.train = ml_collections.ConfigDict()
     config.train.batch_size = 32
-    config.train.phase_epochs = (12, 6, 6)
+    config.train.phase_epochs = (20, 5, 7)  # the image encoder needs the longer phase 1 (README)
     config.train.steps_per_epoch = 0
     config.train.learning_rate = 1e-3  # paper: 1e-4 (our small offline model learns faster at 1e-3)
     config.train.lr_decay = 0.99

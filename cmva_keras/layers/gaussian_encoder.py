@@ -21,9 +21,10 @@ class GaussianEncoder(keras.layers.Layer):
         backbone: optional layer applied first; its output is flattened.
         hidden_units: dense hidden layers between backbone and head.
         activation: activation of the hidden layers.
+        initial_log_var: initial log-variance bias of the head (`GaussianHead`).
     """
 
-    def __init__(self, latent_dim, backbone=None, hidden_units=(), activation="relu", **kwargs):
+    def __init__(self, latent_dim, backbone=None, hidden_units=(), activation="relu", initial_log_var=0.0, **kwargs):
         super().__init__(**kwargs)
         self.latent_dim = int(latent_dim)
         self.backbone = backbone
@@ -34,7 +35,8 @@ class GaussianEncoder(keras.layers.Layer):
             keras.layers.Dense(units, activation=activation, name=f"hidden_{i}")
             for i, units in enumerate(self.hidden_units)
         ]
-        self.head = GaussianHead(self.latent_dim, name="gaussian_head")
+        self.initial_log_var = float(initial_log_var)
+        self.head = GaussianHead(self.latent_dim, initial_log_var=self.initial_log_var, name="gaussian_head")
 
     def build(self, input_shape):
         shape = tuple(input_shape)
@@ -70,6 +72,7 @@ class GaussianEncoder(keras.layers.Layer):
             "latent_dim": self.latent_dim,
             "hidden_units": list(self.hidden_units),
             "activation": self.activation,
+            "initial_log_var": self.initial_log_var,
             "backbone": None,
         }
         if self.backbone is not None:

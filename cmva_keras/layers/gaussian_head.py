@@ -14,13 +14,20 @@ class GaussianHead(keras.layers.Layer):
 
     Args:
         latent_dim: `d`, the size of the Gaussian.
+        initial_log_var: initial bias of the log-variance layer. 0 (sigma = 1)
+            is the usual start; a negative value (e.g. -4, sigma = 0.14) lets
+            a decoder see the mean through little noise early in training,
+            which helps when the encoder's features start uninformative.
     """
 
-    def __init__(self, latent_dim, **kwargs):
+    def __init__(self, latent_dim, initial_log_var=0.0, **kwargs):
         super().__init__(**kwargs)
         self.latent_dim = int(latent_dim)
+        self.initial_log_var = float(initial_log_var)
         self.mean_layer = keras.layers.Dense(self.latent_dim, name="mean")
-        self.log_var_layer = keras.layers.Dense(self.latent_dim, name="log_var")
+        self.log_var_layer = keras.layers.Dense(
+            self.latent_dim, bias_initializer=keras.initializers.Constant(self.initial_log_var), name="log_var"
+        )
 
     def build(self, input_shape):
         self.mean_layer.build(input_shape)
@@ -34,4 +41,4 @@ class GaussianHead(keras.layers.Layer):
         return shape, shape
 
     def get_config(self):
-        return {**super().get_config(), "latent_dim": self.latent_dim}
+        return {**super().get_config(), "latent_dim": self.latent_dim, "initial_log_var": self.initial_log_var}
