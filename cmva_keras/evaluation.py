@@ -45,17 +45,22 @@ def load_run(workdir):
 
 
 # ------------------------------------------------------------------ predictions
-def _tta_views(images, task):
+def _tta_views(images, task, crop_size=None):
     """Test-time augmentation views of a batch and how to undo each on a prediction.
 
-    Food: the image and its horizontal mirror (labels unchanged). Hands: the
-    image and its vertical mirror; the mirror flips the pose's y axis (the
-    pipeline's `F = diag(1, -1, 1)` about the crop centre), undone on the output.
+    Food: five `crop_size` crops (centre and corners) of the larger test image
+    and their horizontal mirrors, ten views (labels unchanged). Hands: the crop
+    and its vertical mirror; the mirror flips the pose's y axis (the pipeline's
+    `F = diag(1, -1, 1)` about the crop centre), undone on the output.
     """
     import tensorflow as tf
 
     if task == "food":
-        return [(images, None), (tf.image.flip_left_right(images), None)]
+        height, width = int(images.shape[1]), int(images.shape[2])
+        c = crop_size or min(height, width)
+        offsets = [((height - c) // 2, (width - c) // 2), (0, 0), (0, width - c), (height - c, 0), (height - c, width - c)]
+        crops = [images[:, top : top + c, left : left + c, :] for top, left in offsets]
+        return [(view, None) for crop in crops for view in (crop, tf.image.flip_left_right(crop))]
     unflip = np.array([1.0, -1.0, 1.0], "float32")
     return [(images, None), (tf.image.flip_up_down(images), unflip)]
 
@@ -65,17 +70,17 @@ def _predict(model, images, path):
     return np.asarray(model.predict(images, path=path, batch_size=len(images), verbose=0))
 
 
-def _predict_batch(model, images, path, task, tta):
+def _predict_batch(model, images, path, task, tta, crop_size=None):
     if not tta:
         return _predict(model, images, path)
     outputs = []
-    for view, undo in _tta_views(images, task):
+    for view, undo in _tta_views(images, task, crop_size):
         prediction = _predict(model, view, path)
         outputs.append(prediction * undo if undo is not None else prediction)
     return np.mean(outputs, axis=0)
 
 
-def collect(model, dataset, task, *, tta=False, max_examples=None, num_latents=600):
+def collect(model, dataset, task, *, tta=False, max_examples=None, num_latents=600, crop_size=None):
     """Runs both paths over `dataset`; returns a dict of NumPy arrays.
 
     Keys: `y` (targets), `mapper`, `upper` (predictions), for hands `scale`
@@ -90,9 +95,11 @@ def collect(model, dataset, task, *, tta=False, max_examples=None, num_latents=6
         images, y = batch[0], batch[1]
         out["y"].append(np.asarray(y))
         for path in PATHS:
-            out[path].append(_predict_batch(model, images, path, task, tta))
+            out[path].append(_predict_batch(model, images, path, task, tta, crop_size))
         if task == "hand":
             out["scale"].append(np.asarray(batch[2]["scale"]))
+        if task == "food" and crop_size and images.shape[1] != crop_size:
+            images = _tta_views(images, task, crop_size)[0][0]  # the centre crop
         if seen < num_latents:
             mu1, mu_m = model.encode(images)
             out["mu1"].append(keras.ops.convert_to_numpy(mu1))
@@ -234,7 +241,12 @@ def evaluate_run(workdir, *, split="test", tta=False, threshold=None, calibrate=
         model.save(os.path.join(workdir, "model.keras"))
         results["calibrated_on"] = calibration_split
         logging.info("Calibrated threshold %.2f on %s; saved into model.keras.", threshold, calibration_split)
-    collected = collect(model, setup.evaluation_dataset(config, split), task, tta=tta, max_examples=max_examples)
+    # Food TTA cuts its crops from a larger centre crop of the resized image.
+    tta_crop = config.data.crop_size if (tta and task == "food") else None
+    collected = collect(
+        model, setup.evaluation_dataset(config, split, tta=tta), task, tta=tta, max_examples=max_examples,
+        crop_size=tta_crop,
+    )
     results["num_examples"] = int(len(collected["y"]))
     if task == "food":
         threshold = model.threshold if threshold is None else float(threshold)

@@ -80,7 +80,7 @@ def test_smoke_run_writes_every_file_and_freezes_by_phase(runs, task):
 @pytest.mark.parametrize("task", TASKS)
 def test_evaluate_writes_both_paths_and_the_figures(runs, task):
     workdir = runs[task]
-    results = evaluation.evaluate_run(workdir, tta=(task == "hand"))
+    results = evaluation.evaluate_run(workdir, tta=True)
     with open(os.path.join(workdir, "metrics.json")) as f:
         written = json.load(f)
     keys = {"f1", "iou", "f1_micro", "iou_micro", "f1_macro"} if task == "food" else {

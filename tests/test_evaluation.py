@@ -37,3 +37,22 @@ def test_calibrated_threshold_maximises_f1():
     probabilities = np.array([[0.3, 0.1], [0.1, 0.35]], "float32")
     # Only thresholds below 0.3 predict both positives and nothing else.
     assert evaluation.calibrate_threshold(y, probabilities) < 0.3
+
+
+def test_food_tta_views_are_five_crops_and_their_mirrors():
+    images = np.arange(2 * 6 * 8 * 3, dtype="float32").reshape(2, 6, 8, 3)
+    views = evaluation._tta_views(images, "food", crop_size=4)
+    assert len(views) == 10 and all(undo is None for _, undo in views)
+    centre, mirrored = np.asarray(views[0][0]), np.asarray(views[1][0])
+    np.testing.assert_array_equal(centre, images[:, 1:5, 2:6])
+    np.testing.assert_array_equal(mirrored, images[:, 1:5, 2:6][:, :, ::-1])
+    np.testing.assert_array_equal(np.asarray(views[8][0]), images[:, 2:6, 4:8])  # bottom-right corner
+
+
+def test_hand_tta_mirror_is_undone_on_the_pose():
+    images = np.random.default_rng(0).random((1, 4, 4, 3)).astype("float32")
+    (original, none), (flipped, undo) = evaluation._tta_views(images, "hand")
+    assert none is None
+    np.testing.assert_array_equal(np.asarray(flipped), images[:, ::-1])
+    pose = np.ones((1, 21, 3), "float32")
+    np.testing.assert_array_equal((pose * undo)[0, 0], [1.0, -1.0, 1.0])

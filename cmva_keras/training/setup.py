@@ -104,9 +104,18 @@ def build_datasets(config):
     )
 
 
-def evaluation_dataset(config, split="test"):
-    """One split through the test-time pipeline (no augmentation, fixed order); hands with metadata."""
+def evaluation_dataset(config, split="test", tta=False):
+    """One split through the test-time pipeline (no augmentation, fixed order); hands with metadata.
+
+    With `tta`, food images are the largest centre square of the resized image
+    (the test-time augmentation cuts its crops from it).
+    """
     _, _, builder = _open(config)
+    if tta and config.task == "food":
+        config = config.copy_and_resolve_references()
+        with config.unlocked():
+            size = config.data.image_size
+            config.data.crop_size = int(size if isinstance(size, int) else min(size))
     dataset, *_ = _pipeline(
         config, builder, split, training=False, batch_size=config.train.batch_size, with_metadata=True,
     )
