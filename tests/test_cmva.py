@@ -105,6 +105,20 @@ def test_optimizer_restarts_at_a_phase_boundary():
     assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == learning_rate
 
 
+def test_frozen_parts_adam_moments_stay_put_within_a_phase():
+    model = build_tiny_cmva()
+    x, y = tiny_data(16)
+    model.compile()
+    model.train_on_batch(x, y)  # phase 1: E1, D1, E2, D2 get non-zero moments
+    model.set_phase(2)  # keep the optimizer state, to see which moments move
+    before = [np.array(keras.ops.convert_to_numpy(v.value)) for v in model.optimizer.variables]
+    model.train_on_batch(x, y)
+    after = [np.array(keras.ops.convert_to_numpy(v.value)) for v in model.optimizer.variables]
+    changed = sum(not np.array_equal(a, b) for a, b in zip(before, after))
+    # The step counter, and a momentum and a velocity per mapper variable; nothing else.
+    assert changed == 1 + 2 * len(model.mapper.trainable_variables)
+
+
 def test_set_phase_by_hand_in_an_own_loop():
     model = build_tiny_cmva()
     x, y = tiny_data(16)

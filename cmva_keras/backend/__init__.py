@@ -8,8 +8,9 @@ once, from `keras.backend.backend()`, when the package is imported.
 
 Freezing is the same on every backend: the phase's trained parts are read when
 the step is traced, frozen parts run with `training=False`, and only the
-trained parts' variables are updated (on JAX, the frozen ones are put back
-unchanged after the optimizer's stateless update).
+trained parts' variables are differentiated and updated (on JAX the frozen
+ones get a `None` gradient, which the optimizer skips), so neither a frozen
+weight nor its Adam moments move.
 """
 
 import keras

@@ -1,5 +1,7 @@
 """JAX training and evaluation steps for CMVA (stateless, jit-compiled)."""
 
+import warnings
+
 import jax
 import keras
 
@@ -39,18 +41,30 @@ class TrainStepMixin:
     def train_step(self, state, data):
         trainable_variables, non_trainable_variables, optimizer_variables, metrics_variables = state
         x, y = self._unpack_data(data)
-        # Forward pass, the seven terms, and gradients of their weighted sum.
-        grad_fn = jax.value_and_grad(self._stateless_objective, has_aux=True)
-        (_, (terms, y_pred, non_trainable_variables)), gradients = grad_fn(
-            trainable_variables, non_trainable_variables, x, y, True
+        # The phase's trained variables, read when the step is traced.
+        trained = [i for i, frozen in enumerate(self.phase_frozen_mask) if not frozen]
+
+        def objective(trained_values, non_trainable):
+            values = list(trainable_variables)
+            for i, value in zip(trained, trained_values):
+                values[i] = value
+            return self._stateless_objective(values, non_trainable, x, y, True)
+
+        # Forward pass, the seven terms, and gradients for the trained variables only.
+        grad_fn = jax.value_and_grad(objective, has_aux=True)
+        (_, (terms, y_pred, non_trainable_variables)), trained_gradients = grad_fn(
+            [trainable_variables[i] for i in trained], non_trainable_variables
         )
-        # Adam step on every variable, then the frozen parts put back unchanged:
-        # the optimizer's state layout is fixed to the full variable list on JAX.
-        updated, optimizer_variables = self.optimizer.stateless_apply(
-            optimizer_variables, gradients, trainable_variables
-        )
-        frozen = self.phase_frozen_mask
-        trainable_variables = [old if f else new for old, new, f in zip(trainable_variables, updated, frozen)]
+        # Frozen variables get no gradient: the optimizer leaves them and their
+        # moments untouched, as on TensorFlow and PyTorch.
+        gradients = [None] * len(trainable_variables)
+        for i, gradient in zip(trained, trained_gradients):
+            gradients[i] = gradient
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Gradients do not exist")
+            trainable_variables, optimizer_variables = self.optimizer.stateless_apply(
+                optimizer_variables, gradients, trainable_variables
+            )
         logs, metrics_variables = self._stateless_update_metrics(metrics_variables, terms, y, y_pred)
         return logs, (trainable_variables, non_trainable_variables, optimizer_variables, metrics_variables)
 

@@ -17,7 +17,7 @@ class TrainStepMixin:
         with torch.no_grad():
             self.optimizer.apply(gradients, variables)
             terms = {name: value.detach() for name, value in terms.items()}
-            return self._update_metrics(terms, y, y_pred.detach())
+            return self._update_metrics(terms, y, None if y_pred is None else y_pred.detach())
 
     def test_step(self, data):
         x, y = self._unpack_data(data)

@@ -244,7 +244,8 @@ class CMVA(TrainStepMixin, keras.Model):
         Returns:
             `(terms, y_pred)`: `terms` maps "loss" and each of `TERMS` to a
             scalar; `y_pred` is the deterministic mapper-path prediction
-            (means only), `(batch,) + target_shape`.
+            (means only), `(batch,) + target_shape`, for compiled metrics;
+            None when the model has none.
         """
         self._check_inputs(x, y)
         phase = get_phase(self._phase)
@@ -294,9 +295,11 @@ class CMVA(TrainStepMixin, keras.Model):
             if training and name not in phase.active_terms:
                 value = ops.stop_gradient(value)
             total = total + self.loss_weight_variables[name] * value
-        # Deterministic prediction for compiled metrics, reusing mu1: VE and VD means only.
-        mapped_mean, _ = self.mapper.decode(mu_v, training=False)
-        y_pred = self._activate(self.target_decoder(mapped_mean, training=False))
+        # Deterministic prediction for compiled metrics (if any), reusing mu1: VE and VD means only.
+        y_pred = None
+        if getattr(self, "_compile_metrics", None) is not None:
+            mapped_mean, _ = self.mapper.decode(mu_v, training=False)
+            y_pred = self._activate(self.target_decoder(mapped_mean, training=False))
         return {"loss": total, **terms}, y_pred
 
     # --------------------------------------------------------------- inference
@@ -393,7 +396,7 @@ class CMVA(TrainStepMixin, keras.Model):
         for name, tracker in self.term_trackers.items():
             tracker.update_state(terms[name])
         compiled = getattr(self, "_compile_metrics", None)
-        if compiled is not None:
+        if compiled is not None and y_pred is not None:
             compiled.update_state(y, y_pred)
         return self.get_metrics_result()
 

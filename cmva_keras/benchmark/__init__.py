@@ -1,0 +1,43 @@
+"""Speed benchmark of CMVA's Keras training step against hand-written loops of the same objective.
+
+`scripts/benchmark.py --backend all` runs it (one process per backend) and
+writes a Markdown table and JSON; docs/benchmarks.md holds the latest table.
+Modules:
+
+- `config`: `BenchmarkConfig` (model sizes, Adam settings, timing schedule).
+- `model`: the benchmark CMVA, its data and noise, its weights as arrays.
+- `hand_objective`: the objective written once for the hand-written loops;
+  `hand_tensorflow`, `hand_jax`, `hand_torch`: the loops (import one only
+  under its backend's process).
+- `rows`, `timing`, `runner`: timing of Keras `fit` and of the loops, with the
+  first-step loss check against `CMVA.compute_objective`.
+- `proposals`: `LeanCMVA`, the measured speed proposals; `ablation`: their one-by-one timing (`--profile`).
+- `report`, `worker`, `launcher`: the per-backend processes and the report.
+"""
+
+from cmva_keras.benchmark.config import BenchmarkConfig, full_config, quick_config
+from cmva_keras.benchmark.model import (
+    build_benchmark_cmva,
+    extract_params,
+    fixed_noise,
+    keras_objective,
+    loss_weights,
+    synthetic_batches,
+)
+from cmva_keras.benchmark.runner import EquivalenceError, check_equivalence, make_hand_loop, run_backend
+
+__all__ = [
+    "BenchmarkConfig",
+    "EquivalenceError",
+    "build_benchmark_cmva",
+    "check_equivalence",
+    "extract_params",
+    "fixed_noise",
+    "full_config",
+    "keras_objective",
+    "loss_weights",
+    "make_hand_loop",
+    "quick_config",
+    "run_backend",
+    "synthetic_batches",
+]

@@ -1,0 +1,72 @@
+"""Starts one benchmark process per backend and writes the combined JSON and Markdown report."""
+
+import dataclasses
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+
+from cmva_keras.benchmark.config import BACKENDS
+from cmva_keras.benchmark.report import machine_info, markdown_report, profile_report
+from cmva_keras.benchmark.worker import config_to_json
+
+
+def worker_environment(backend, threads=None):
+    """The environment of a backend's process: `KERAS_BACKEND`, no GPU, quiet TF, optional thread limits.
+
+    `threads` caps the intra-op threads of every framework (OpenMP for torch,
+    TF's intra/inter-op pools; JAX/XLA only supports one thread or its default).
+    """
+    env = dict(os.environ, KERAS_BACKEND=backend, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="2")
+    if threads:
+        env.update(
+            OMP_NUM_THREADS=str(threads), TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS=str(threads)
+        )
+        if threads == 1:
+            env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
+                                " intra_op_parallelism_threads=1").strip()
+    return env
+
+
+def run_backends(backends, config, threads=None, proposals=True, profile=False, timeout=None):
+    """Runs `cmva_keras.benchmark.worker` once per backend, one after the other; returns `{backend: result}`.
+
+    Raises:
+        RuntimeError: naming the backend whose process failed, with its exit code.
+    """
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown:
+        raise ValueError(f"Unknown backend(s) {unknown}: choose from {BACKENDS} or 'all'.")
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend in backends:
+            out = os.path.join(tmp, f"{backend}.json")
+            command = [sys.executable, "-m", "cmva_keras.benchmark.worker", config_to_json(config), out]
+            command += [] if proposals else ["--no-proposals"]
+            command += ["--profile"] if profile else []
+            completed = subprocess.run(command, env=worker_environment(backend, threads), timeout=timeout)
+            if completed.returncode != 0:
+                raise RuntimeError(
+                    f"The {backend} benchmark process failed with exit code {completed.returncode}; "
+                    "its output is above."
+                )
+            with open(out) as f:
+                results[backend] = json.load(f)
+    return results
+
+
+def write_report(results, config, out_dir, command=None, threads=None, name="benchmark"):
+    """Writes `<name>.json` and `<name>.md` into `out_dir`; returns the Markdown text."""
+    command = command or shlex.join(getattr(sys, "orig_argv", sys.argv))
+    machine = dict(machine_info(), threads=threads or "framework default")
+    config_dict = dataclasses.asdict(config)
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, f"{name}.json"), "w") as f:
+        json.dump({"command": command, "machine": machine, "config": config_dict, "results": results}, f, indent=1)
+    render = profile_report if name == "profile" else markdown_report
+    text = render(results, command, machine, config_dict)
+    with open(os.path.join(out_dir, f"{name}.md"), "w") as f:
+        f.write(text)
+    return text

@@ -1,0 +1,151 @@
+"""The benchmark's Markdown table, and the machine description that goes with it."""
+
+import datetime
+import os
+import platform
+
+LABELS = {
+    ("tensorflow", "keras"): "Keras TF, jit_compile=False",
+    ("tensorflow", "keras_xla"): "Keras TF, jit_compile=True (XLA)",
+    ("tensorflow", "keras_lean"): "Keras TF + proposals (LeanCMVA), jit_compile=False",
+    ("tensorflow", "hand"): "hand-written TF: tf.function + GradientTape + hand Adam",
+    ("tensorflow", "hand_xla"): "hand-written TF, tf.function(jit_compile=True)",
+    ("jax", "keras"): "Keras JAX (jit)",
+    ("jax", "keras_spe10"): "Keras JAX, steps_per_execution=10",
+    ("jax", "keras_lean"): "Keras JAX + proposals (LeanCMVA)",
+    ("jax", "hand"): "hand-written JAX: jax.jit + hand Adam",
+    ("torch", "keras"): "Keras torch, default (eager)",
+    ("torch", "keras_compile"): "Keras torch, jit_compile=True (torch.compile)",
+    ("torch", "keras_lean"): "Keras torch + proposals (LeanCMVA), eager",
+    ("torch", "hand"): "hand-written PyTorch eager + torch.optim.Adam",
+}
+"""Human-readable name of each (backend, row)."""
+
+
+def cpu_model():
+    """The CPU's model name from /proc/cpuinfo, or `platform.processor()`."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_info():
+    """nproc, CPU model, OS, Python, and the UTC date of the run."""
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": cpu_model(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def _fmt(value, digits=1):
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _ratio(value):
+    return "n/a" if value is None else f"{value:.2f}x"
+
+
+def phase_table(results, phase):
+    """Markdown table of one phase over every backend in `results` (`{backend: run_backend(...) dict}`)."""
+    torch_hand = results.get("torch", {}).get("phases", {}).get(str(phase), {}).get("rows", {}).get("hand")
+    lines = [
+        "| setup | steps/s (median) | min-max | vs hand-written, same framework | steps per CPU-s "
+        "| vs hand-written, CPU time | vs hand-written PyTorch | first step (s) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for backend, result in results.items():
+        rows = result.get("phases", {}).get(str(phase), {}).get("rows", {})
+        for name, row in rows.items():
+            label = LABELS.get((backend, name), f"{backend} {name}")
+            reference = name == "hand"
+            ratio = "1.00 (reference)" if reference else _ratio(row.get("ratio"))
+            cpu_ratio = "1.00 (reference)" if reference else _ratio(row.get("cpu_ratio"))
+            vs_torch = _ratio(row["steps_per_s"] / torch_hand["steps_per_s"]) if torch_hand else "n/a"
+            lines.append(
+                f"| {label} | {_fmt(row['steps_per_s'])} | {_fmt(row['min'])}-{_fmt(row['max'])} | {ratio} "
+                f"| {_fmt(row.get('steps_per_cpu_s'))} | {cpu_ratio} | {vs_torch} | {_fmt(row['first_step_s'], 2)} |"
+            )
+    return "\n".join(lines)
+
+
+def markdown_report(results, command, machine, config):
+    """The full Markdown report: command, machine, settings, one table per phase, the checks."""
+    phases = sorted({p for r in results.values() for p in r.get("phases", {})}, reverse=True)
+    out = [
+        f"Command: `{command}`",
+        "",
+        f"Machine: {machine['nproc']} CPUs ({machine['cpu_model']}), {machine['platform']}, "
+        f"Python {machine['python']}; run {machine['date']}.",
+        "",
+        f"Model: MLP CMVA, {config['input_dim']}-d input, hidden {list(config['hidden_units'])}, latent "
+        f"{config['latent_dim']}, batch {config['batch_size']}, Adam(lr={config['learning_rate']}, "
+        f"beta_1={config['beta_1']}, beta_2={config['beta_2']}, epsilon={config['epsilon']}); "
+        f"{config['rounds']} rounds of {config['steps_per_round']} steps after {config['warmup_steps']} warm-up steps.",
+        "",
+    ]
+    for backend, result in results.items():
+        versions = ", ".join(f"{k} {v}" for k, v in result.get("versions", {}).items())
+        out.append(
+            f"- {backend}: {versions}; load average {_fmt(result.get('load_before'), 2)} before, "
+            f"{_fmt(result.get('load_after'), 2)} after; {_fmt(result.get('seconds'), 0)} s."
+        )
+    for phase in phases:
+        loads = {b: r["phases"][phase].get("load_per_round") for b, r in results.items() if phase in r.get("phases", {})}
+        title = {"3": "everything trained", "2": "only the mapper trained", "1": "branches trained"}.get(phase, "")
+        out += ["", f"### Phase {phase} ({title})", "", phase_table(results, phase), "",
+                "Load average after each round: " + "; ".join(
+                    f"{b} " + ", ".join(_fmt(v) for v in (l or [])) for b, l in loads.items())]
+    out += ["", "First-step loss of each hand-written loop (and of LeanCMVA) against `CMVA.compute_objective`, "
+                "same weights, batch and noise (largest relative error over phases):", ""]
+    for backend, result in results.items():
+        worst = {}
+        for phase_result in result.get("phases", {}).values():
+            for row, errors in phase_result.get("checks", {}).items():
+                worst[row] = max(worst.get(row, 0.0), errors["loss"])
+        out.append(f"- {backend}: " + ", ".join(f"{row} {err:.1e}" for row, err in worst.items()))
+    return "\n".join(out) + "\n"
+
+
+def profile_report(results, command, machine, config):
+    """Markdown of `--profile`: each proposal's steps/s against plain `CMVA`, and torch's per-part breakdown."""
+    out = [
+        f"Command: `{command}`",
+        "",
+        f"Machine: {machine['nproc']} CPUs ({machine['cpu_model']}), threads {machine.get('threads')}; "
+        f"run {machine['date']}. Model as in the benchmark; {config['rounds']} rounds of "
+        f"{config['steps_per_round']} steps. Ratios: steps/s of the row over plain Keras CMVA, same round, "
+        "median over rounds (1.25x = 25% more steps per second).",
+    ]
+    for backend, result in results.items():
+        for phase, phase_result in sorted(result.get("phases", {}).items(), reverse=True):
+            loads = ", ".join(_fmt(v) for v in phase_result.get("load_per_round", []))
+            out += [
+                "",
+                f"### {backend}, phase {phase} (load average per round: {loads or 'n/a'})",
+                "",
+                "| row | steps/s (median) | min-max | vs Keras CMVA | steps per CPU-s | vs Keras CMVA, CPU time |",
+                "| --- | --- | --- | --- | --- | --- |",
+            ]
+            for name, row in phase_result["rows"].items():
+                out.append(
+                    f"| {name} | {_fmt(row['steps_per_s'])} | {_fmt(row['min'])}-{_fmt(row['max'])} "
+                    f"| {_ratio(row.get('ratio'))} | {_fmt(row.get('steps_per_cpu_s'))} | {_ratio(row.get('cpu_ratio'))} |"
+                )
+            breakdown = phase_result.get("breakdown_ms")
+            if breakdown:
+                keys = list(dict.fromkeys(k for parts in breakdown.values() for k in parts))
+                out += ["", "Milliseconds per step, median (outside `fit`):", "",
+                        "| setup | " + " | ".join(keys) + " | sum |",
+                        "| --- |" + " --- |" * (len(keys) + 1)]
+                for setup, parts in breakdown.items():
+                    cells = [_fmt(parts.get(k), 2) if k in parts else "-" for k in keys]
+                    out.append(f"| {setup} | " + " | ".join(cells) + f" | {_fmt(sum(parts.values()), 2)} |")
+    return "\n".join(out) + "\n"

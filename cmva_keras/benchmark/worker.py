@@ -1,0 +1,49 @@
+"""One backend's benchmark process: `python -m cmva_keras.benchmark.worker CONFIG_JSON OUT_JSON [--no-proposals] [--profile]`.
+
+`KERAS_BACKEND` must be set in the environment (the launcher does it).
+Progress goes to stdout; the results to OUT_JSON.
+"""
+
+import dataclasses
+import json
+import sys
+
+from cmva_keras.benchmark.config import BenchmarkConfig
+
+
+def config_from_json(text):
+    """A `BenchmarkConfig` from `dataclasses.asdict` JSON (lists back to tuples)."""
+    fields = json.loads(text)
+    for key in ("hidden_units", "phases", "rows"):
+        fields[key] = tuple(fields[key])
+    return BenchmarkConfig(**fields)
+
+
+def config_to_json(config):
+    """JSON text of a `BenchmarkConfig`."""
+    return json.dumps(dataclasses.asdict(config))
+
+
+def main(argv):
+    if len(argv) < 3:
+        raise SystemExit(__doc__)
+    config = config_from_json(argv[1])
+    flags = set(argv[3:])
+
+    def log(message):
+        print(message, flush=True)
+
+    if "--profile" in flags:
+        from cmva_keras.benchmark.ablation import profile_backend
+
+        result = profile_backend(config, log=log)
+    else:
+        from cmva_keras.benchmark.runner import run_backend
+
+        result = run_backend(config, proposals="--no-proposals" not in flags, log=log)
+    with open(argv[2], "w") as f:
+        json.dump(result, f, indent=1)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,66 @@
+"""Speed benchmark: CMVA's Keras training step against hand-written loops of the same objective.
+
+  .venv/bin/python scripts/benchmark.py --backend all            # the table of docs/benchmarks.md (~10 min, 2 CPUs)
+  .venv/bin/python scripts/benchmark.py --backend torch --quick  # seconds-long smoke run
+  .venv/bin/python scripts/benchmark.py --backend all --profile  # each speed proposal timed alone
+
+Each backend runs in its own process (KERAS_BACKEND is fixed per process).
+Before timing, each hand-written loop's first-step loss is checked against
+`CMVA.compute_objective` on the same weights, batch and noise (1e-5 relative);
+the run stops if it differs. Writes <out>/benchmark.{md,json} (or
+profile.{md,json}) and prints the Markdown.
+"""
+
+import argparse
+import sys
+
+from cmva_keras.benchmark.config import BACKENDS, full_config, quick_config
+from cmva_keras.benchmark.launcher import run_backends, write_report
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", default="all", choices=("all",) + BACKENDS, help="Backend(s) to time.")
+    parser.add_argument("--quick", action="store_true", help="Small layers, few steps: a seconds-long smoke run.")
+    parser.add_argument("--profile", action="store_true", help="Time each speed proposal alone (ablation).")
+    parser.add_argument("--out", default="workdirs/benchmark", help="Folder for the .md and .json results.")
+    parser.add_argument("--threads", type=int, default=None, help="Intra-op threads per framework (default: theirs).")
+    parser.add_argument("--rounds", type=int, default=None, help="Timed rounds (default 3).")
+    parser.add_argument("--steps", type=int, default=None, help="Steps per round, a multiple of 10.")
+    parser.add_argument("--phases", default=None, help="Comma-separated phases to time, e.g. 3,2 (default).")
+    parser.add_argument("--rows", default=None, help="Comma-separated rows to time, e.g. keras,hand (default: all).")
+    parser.add_argument("--no-torch-compile", action="store_true", help="Skip Keras torch with jit_compile=True.")
+    parser.add_argument("--no-proposals", action="store_true", help="Skip the LeanCMVA rows.")
+    parser.add_argument("--timeout", type=float, default=None, help="Seconds allowed per backend process.")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    overrides = {}
+    if args.rounds is not None:
+        overrides["rounds"] = args.rounds
+    if args.steps is not None:
+        overrides["steps_per_round"] = args.steps
+    if args.phases:
+        overrides["phases"] = tuple(int(p) for p in args.phases.split(","))
+    if args.rows:
+        overrides["rows"] = tuple(args.rows.split(","))
+    if args.no_torch_compile:
+        overrides["torch_compile"] = False
+    try:
+        config = (quick_config if args.quick else full_config)(**overrides)
+    except ValueError as error:
+        raise SystemExit(f"benchmark.py: {error}")
+    backends = BACKENDS if args.backend == "all" else (args.backend,)
+    results = run_backends(
+        backends, config, threads=args.threads, proposals=not args.no_proposals, profile=args.profile,
+        timeout=args.timeout,
+    )
+    text = write_report(results, config, args.out, threads=args.threads, name="profile" if args.profile else "benchmark")
+    print(text)
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,314 @@
+"""The speed benchmark: its hand-written loops compute CMVA's objective, its proposals keep training the same.
+
+Runs under the KERAS_BACKEND of the process (the hand-written loop of that
+backend is the one checked); the Adam formula tests of the TensorFlow and JAX
+loops run under every backend (both frameworks are always installed).
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+import cmva_keras as cm
+from cmva_keras.benchmark import (
+    BenchmarkConfig,
+    EquivalenceError,
+    build_benchmark_cmva,
+    check_equivalence,
+    extract_params,
+    fixed_noise,
+    keras_objective,
+    loss_weights,
+    make_hand_loop,
+    synthetic_batches,
+)
+from cmva_keras.benchmark.proposals import LeanCMVA, TermsMean, use_direct_sublayer_calls
+from cmva_keras.benchmark.report import markdown_report
+from cmva_keras.benchmark.rows import HandRow, KerasRow
+from cmva_keras.benchmark.runner import time_rows
+from tiny import build_tiny_cmva
+
+BACKEND = keras.backend.backend()
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = BenchmarkConfig(
+    input_dim=5, target_dim=6, hidden_units=(8, 8), latent_dim=3, batch_size=4, phases=(3,), rounds=1,
+    steps_per_round=10, warmup_steps=1, num_batches=2, torch_compile=False,
+)
+HAND_ROWS = ("hand", "hand_xla") if BACKEND == "tensorflow" else ("hand",)
+
+
+def numpy_terms(params, x, y, noise, weights, eps=1e-8):
+    """The seven terms and the weighted loss in float64, written from method.md's formulas."""
+    p = {k: v for k, v in params.items()}
+    x, y = np.float64(x), np.float64(y)
+    noise = {k: np.float64(v) for k, v in noise.items()}
+
+    def dense_stack(part, h):
+        for w, b in part["hidden"]:
+            h = np.maximum(h @ w + b, 0.0)
+        return h
+
+    def gaussian(part, h):
+        h = dense_stack(part, h)
+        return h @ part["mean"][0] + part["mean"][1], h @ part["log_var"][0] + part["log_var"][1]
+
+    def decoder(part, h):
+        h = dense_stack(part, h)
+        return h @ part["output"][0] + part["output"][1]
+
+    def kl(mu, lv):
+        return np.mean(0.5 * np.sum(np.exp(lv) + mu**2 - lv - 1.0, axis=-1))
+
+    mu1, lv1 = gaussian(p["source_encoder"], x)
+    mu2, lv2 = gaussian(p["target_encoder"], y)
+    out_1 = decoder(p["source_decoder"], mu1 + np.exp(lv1 / 2) * noise["z1"])
+    out_2 = decoder(p["target_decoder"], mu2 + np.exp(lv2 / 2) * noise["z2"])
+    mu_v, lv_v = gaussian(p["mapper"]["encoder"], np.concatenate([mu1, np.exp(lv1 / 2)], axis=-1))
+    mu_m, lv_m = gaussian(p["mapper"]["decoder"], mu_v + np.exp(lv_v / 2) * noise["z_v"])
+    out_m = decoder(p["target_decoder"], mu_m + np.exp(lv_m / 2) * noise["z_m"])
+    distance = np.sum((mu_m - mu2) ** 2, -1) + np.sum((np.exp(lv_m / 2) - np.exp(lv2 / 2)) ** 2, -1)
+    terms = {
+        "rec_1": np.mean((y - out_1) ** 2), "kl_1": kl(mu1, lv1),
+        "rec_2": np.mean((y - out_2) ** 2), "kl_2": kl(mu2, lv2),
+        "rec_m": np.mean((y - out_m) ** 2), "kl_m": kl(mu_v, lv_v),
+        "w2": np.mean(np.sqrt(distance + eps)),
+    }
+    terms["loss"] = sum(weights[k] * v for k, v in terms.items())
+    return terms
+
+
+def hand_row(name, phase, config=TINY):
+    model = build_benchmark_cmva(config, phase)
+    loop = make_hand_loop(BACKEND, name, extract_params(model), loss_weights(model), phase, config)
+    return model, HandRow(name, loop, synthetic_batches(config))
+
+
+@pytest.mark.parametrize("phase", [3, 2])
+@pytest.mark.parametrize("name", HAND_ROWS)
+def test_hand_written_first_step_loss_equals_compute_objective(name, phase):
+    model, row = hand_row(name, phase)
+    x, y = synthetic_batches(TINY)[0]
+    noise = fixed_noise(TINY)
+    expected = keras_objective(model, x, y, noise)
+    got = row.first_loss(x, y, noise)
+    for term in expected:
+        np.testing.assert_allclose(got[term], expected[term], rtol=1e-5, err_msg=term)
+    # Phase 2's loss has only the mapper's three terms.
+    active = ("rec_m", "kl_m", "w2") if phase == 2 else cm.TERMS
+    by_hand = sum(cm.models.cmva.DEFAULT_LOSS_WEIGHTS[t] * expected[t] for t in active)
+    np.testing.assert_allclose(got["loss"], by_hand, rtol=1e-5)
+
+
+def test_compute_objective_and_hand_loop_match_a_numpy_reference():
+    model, row = hand_row("hand", 3)
+    x, y = synthetic_batches(TINY)[0]
+    noise = fixed_noise(TINY)
+    reference = numpy_terms(extract_params(model), x, y, noise, loss_weights(model))
+    keras_terms = keras_objective(model, x, y, noise)
+    hand_terms = row.loop.objective(x, y, noise)
+    for term, value in reference.items():
+        np.testing.assert_allclose(keras_terms[term], value, rtol=1e-5, err_msg=term)
+        np.testing.assert_allclose(hand_terms[term], value, rtol=1e-5, err_msg=term)
+
+
+@pytest.mark.parametrize("phase", [2, 3])
+def test_hand_written_step_trains_exactly_the_phase_parts(phase):
+    _, row = hand_row("hand", phase)
+    before = row.loop.params_numpy()
+    row.run(2)
+    after = row.loop.params_numpy()
+    trained = cm.PHASES[phase].trained_parts
+    for part in cm.PARTS:
+        flat_before = [np.asarray(a) for a in _leaves(before[part])]
+        flat_after = [np.asarray(a) for a in _leaves(after[part])]
+        unchanged = all(np.array_equal(a, b) for a, b in zip(flat_before, flat_after))
+        assert unchanged == (part not in trained), part
+
+
+def _leaves(tree):
+    if isinstance(tree, dict):
+        return [leaf for v in tree.values() for leaf in _leaves(v)]
+    if isinstance(tree, (list, tuple)):
+        return [leaf for v in tree for leaf in _leaves(v)]
+    return [tree]
+
+
+def test_hand_written_loop_lowers_the_loss_on_a_fixed_batch():
+    config = BenchmarkConfig(**{**TINY.__dict__, "learning_rate": 1e-2})
+    _, row = hand_row("hand", 3, config)
+    x, y = synthetic_batches(config)[0]
+    noise = fixed_noise(config)
+    first = row.loop.objective(x, y, noise)["loss"]
+    batch = row.loop.to_device([(x, y)])[0]
+    for _ in range(30):
+        row.loop.step(*batch, noise)
+    assert row.loop.objective(x, y, noise)["loss"] < 0.8 * first
+
+
+def _numpy_adam(w, grads, lr=0.1, b1=0.9, b2=0.999, eps=1e-7):
+    """Keras' Adam by hand over the steps in `grads`."""
+    m = np.zeros_like(w)
+    v = np.zeros_like(w)
+    for t, g in enumerate(grads, start=1):
+        m = m + (g - m) * (1 - b1)
+        v = v + (g * g - v) * (1 - b2)
+        w = w - lr * np.sqrt(1 - b2**t) / (1 - b1**t) * m / (np.sqrt(v) + eps)
+    return w
+
+
+def test_jax_hand_adam_follows_keras_formula():
+    import jax.numpy as jnp
+
+    from cmva_keras.benchmark.hand_jax import adam_init, adam_update
+
+    w = np.array([1.0, -2.0, 0.5], "float32")
+    grads = [np.array([0.3, -1.0, 1e-3], "float32"), np.array([-0.2, 2.0, 0.0], "float32")]
+    params, state = {"w": jnp.asarray(w)}, adam_init({"w": jnp.asarray(w)})
+    for g in grads:
+        params, state = adam_update(
+            params, {"w": jnp.asarray(g)}, state, learning_rate=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-7
+        )
+    np.testing.assert_allclose(np.asarray(params["w"]), _numpy_adam(w, grads), rtol=1e-5)
+    assert int(state[0]) == 2
+
+
+def test_tensorflow_hand_adam_follows_keras_formula():
+    import tensorflow as tf
+
+    from cmva_keras.benchmark.hand_tensorflow import TensorFlowLoop
+
+    config = BenchmarkConfig(**{**TINY.__dict__, "learning_rate": 0.1})
+    model = build_benchmark_cmva(config, 2)
+    loop = TensorFlowLoop(extract_params(model), loss_weights(model), 2, config)
+    before = [v.numpy() for v in loop.trained]
+    rng = np.random.default_rng(0)
+    grads = [[rng.normal(size=w.shape).astype("float32") for w in before] for _ in range(2)]
+    for step in grads:
+        loop.apply_adam([tf.constant(g) for g in step])
+    for i, w in enumerate(before):
+        expected = _numpy_adam(w, [step[i] for step in grads])
+        # float32 `1 - beta_2**t` carries ~1e-5 relative error into each step of size ~lr.
+        np.testing.assert_allclose(loop.trained[i].numpy(), expected, rtol=1e-5, atol=5e-6)
+
+
+def test_equivalence_check_fails_for_a_different_objective():
+    model, _ = hand_row("hand", 3)
+    weights = dict(loss_weights(model), w2=2 * loss_weights(model)["w2"])
+    loop = make_hand_loop(BACKEND, "hand", extract_params(model), weights, 3, TINY)
+    x, y = synthetic_batches(TINY)[0]
+    noise = fixed_noise(TINY)
+    terms = HandRow("hand", loop, [(x, y)]).first_loss(x, y, noise)
+    with pytest.raises(EquivalenceError, match="compute_objective"):
+        check_equivalence(keras_objective(model, x, y, noise), terms, "hand")
+
+
+def test_extract_params_rejects_a_model_the_loops_do_not_implement():
+    model = build_tiny_cmva(task="regression")
+    model.build((None, 12, 12, 3))
+    with pytest.raises(ValueError, match="without a backbone"):
+        extract_params(model)
+
+
+def test_terms_mean_gives_the_running_mean_of_each_name():
+    metric = TermsMean(("a", "b"))
+    metric.update_state({"a": 1.0, "b": 2.0})
+    metric.update_state({"a": 3.0, "b": 6.0})
+    result = {k: float(keras.ops.convert_to_numpy(v)) for k, v in metric.result().items()}
+    assert result == {"a": 2.0, "b": 4.0}
+    metric.reset_state()
+    assert float(keras.ops.convert_to_numpy(metric.result()["a"])) == 0.0
+
+
+@pytest.mark.parametrize("phase", [3, 2])
+def test_direct_sublayer_calls_keep_the_objective(phase):
+    x, y = synthetic_batches(TINY)[0]
+    noise = fixed_noise(TINY)
+    expected = keras_objective(build_benchmark_cmva(TINY, phase), x, y, noise)
+    model = build_benchmark_cmva(TINY, phase)
+    use_direct_sublayer_calls(model)
+    assert "call" in vars(model.source_decoder) and "_run" in vars(model.mapper)
+    got = keras_objective(model, x, y, noise)
+    for term in expected:
+        np.testing.assert_allclose(got[term], expected[term], rtol=1e-6, err_msg=term)
+
+
+def _snapshot(model):
+    return {p: [np.array(keras.ops.convert_to_numpy(v.value)) for v in model.part(p).variables] for p in cm.PARTS}
+
+
+@pytest.mark.parametrize("phase", [3, 2])
+def test_lean_cmva_trains_and_logs_like_cmva(phase):
+    x = np.concatenate([b[0] for b in synthetic_batches(TINY)])
+    y = np.concatenate([b[1] for b in synthetic_batches(TINY)])
+    histories, weights = [], []
+    for model_class in (cm.CMVA, LeanCMVA):
+        model = build_benchmark_cmva(TINY, phase, model_class=model_class)
+        before = _snapshot(model)
+        model.compile(optimizer=keras.optimizers.Adam(1e-2))
+        histories.append(model.fit(x, y, batch_size=TINY.batch_size, epochs=2, shuffle=False, verbose=0).history)
+        weights.append(_snapshot(model))
+        for part in cm.PARTS:
+            changed = any(not np.array_equal(a, b) for a, b in zip(before[part], weights[-1][part]))
+            assert changed == (part in cm.PHASES[phase].trained_parts), (model_class.__name__, part)
+    assert set(histories[1]) == set(histories[0]) == {"loss", *cm.TERMS}
+    for name in histories[0]:
+        np.testing.assert_allclose(histories[1][name], histories[0][name], rtol=1e-5, err_msg=name)
+    for part in cm.PARTS:
+        for a, b in zip(weights[0][part], weights[1][part]):
+            np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6, err_msg=part)
+
+
+def test_time_rows_times_keras_and_the_hand_written_loop():
+    model, hand = hand_row("hand", 3)
+    rows = {"keras": KerasRow("keras", model, synthetic_batches(TINY), TINY), "hand": hand}
+    results = time_rows(rows, TINY, log=lambda message: None)
+    for name in rows:
+        assert results[name]["steps_per_s"] > 0 and results[name]["first_step_s"] > 0
+        assert len(results[name]["rounds"]) == TINY.rounds
+    assert results["hand"]["ratio"] == 1.0
+    expected = results["keras"]["rounds"][0] / results["hand"]["rounds"][0]
+    assert results["keras"]["ratio"] == pytest.approx(expected)
+
+
+def test_markdown_report_gives_ratios_against_hand_written_pytorch():
+    row = {"first_step_s": 1.0, "min": 1.0, "max": 1.0, "rounds": [1.0]}
+    results = {
+        "jax": {"phases": {"3": {"rows": {"keras": {**row, "steps_per_s": 30.0, "ratio": 0.5},
+                                          "hand": {**row, "steps_per_s": 60.0, "ratio": 1.0}},
+                                 "checks": {"hand": {"loss": 1e-7}}}}},
+        "torch": {"phases": {"3": {"rows": {"hand": {**row, "steps_per_s": 40.0, "ratio": 1.0}},
+                                   "checks": {"hand": {"loss": 0.0}}}}},
+    }
+    machine = {"nproc": 2, "cpu_model": "test CPU", "platform": "linux", "python": "3.11", "date": "today"}
+    text = markdown_report(results, "python scripts/benchmark.py --backend all", machine, TINY.__dict__)
+    assert "`python scripts/benchmark.py --backend all`" in text and "2 CPUs (test CPU)" in text
+    keras_jax = next(line for line in text.splitlines() if line.startswith("| Keras JAX (jit)"))
+    assert "| 30.0 |" in keras_jax and "| 0.50x |" in keras_jax and "| 0.75x |" in keras_jax
+    torch_hand = next(line for line in text.splitlines() if line.startswith("| hand-written PyTorch"))
+    assert "| 1.00x |" in torch_hand
+
+
+def test_config_rejects_steps_that_steps_per_execution_cannot_divide():
+    with pytest.raises(ValueError, match="multiple of 10"):
+        BenchmarkConfig(steps_per_round=15)
+
+
+@pytest.mark.slow
+def test_script_writes_a_table_for_this_backend(tmp_path):
+    command = [
+        sys.executable, os.path.join(ROOT, "scripts", "benchmark.py"), "--backend", BACKEND, "--quick",
+        "--rounds", "1", "--steps", "10", "--rows", "keras,hand", "--threads", "1", "--out", str(tmp_path),
+    ]
+    completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
+    text = (tmp_path / "benchmark.md").read_text()
+    assert "scripts/benchmark.py --backend" in text and "first step (s)" in text
+    results = json.loads((tmp_path / "benchmark.json").read_text())["results"]
+    rows = results[BACKEND]["phases"]["3"]["rows"]
+    assert "hand" in rows and "keras" in rows and all(r["steps_per_s"] > 0 for r in rows.values())
+    assert all(errors["loss"] <= 1e-5 for errors in results[BACKEND]["phases"]["3"]["checks"].values())
