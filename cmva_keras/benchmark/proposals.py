@@ -13,7 +13,8 @@ one at a time. What each one changes, for the lead to port into
 - `skip_prediction`: in training, `compute_objective` computes the
   mapper-path prediction `y_pred` (one more VD and D2 forward pass) only when
   `compile(metrics=...)` gave metrics that need it. Graph backends prune the
-  unused pass anyway; eager torch does not.
+  unused pass anyway; eager torch does not. Adopted by `CMVA` itself; the
+  flag no longer changes anything.
 - `torch_trained_grads` (torch): the frozen parts' parameters stop requiring
   gradients for the phase (autograd then skips their weight gradients: D2's
   in phase 2), the phase's variable list is cached instead of re-walked every
@@ -34,19 +35,17 @@ one at a time. What each one changes, for the lead to port into
   variables and give the optimizer `None` for the frozen ones (Keras skips
   them), instead of differentiating and Adam-updating everything and putting
   the frozen weights back. Frozen variables' Adam moments then stay put, as
-  on TensorFlow and torch.
+  on TensorFlow and torch. Adopted by `CMVA` itself
+  (`cmva_keras/backend/jax_step.py`); the flag no longer changes anything.
 """
 
 import types
-import warnings
 
 import keras
 from keras import ops
 
-from cmva_keras import losses
 from cmva_keras.models import CMVA
-from cmva_keras.models.cmva import NOISE_KEYS
-from cmva_keras.phases import TERMS, get_phase
+from cmva_keras.phases import TERMS
 
 PROPOSALS = ("one_tracker", "skip_prediction", "torch_trained_grads", "fused_adam", "jax_trained_grads", "direct_calls")
 """Flag names of `LeanCMVA`, in the order the ablation times them."""
@@ -244,64 +243,11 @@ class LeanCMVA(CMVA):
                 optimizer = fused_torch_adam_class().from_config(optimizer.get_config())
         super().compile(optimizer=optimizer, **kwargs)
 
-    # ------------------------------------------------------------- objective
-    def compute_objective(self, x, y, training=False, noise=None):
-        """`CMVA.compute_objective`; with `skip_prediction` and no compiled metrics, `y_pred` is `None`."""
-        if not (self.skip_prediction and getattr(self, "_compile_metrics", None) is None):
-            return super().compute_objective(x, y, training=training, noise=noise)
-        # The body of CMVA.compute_objective up to the terms, without the prediction pass.
-        self._check_inputs(x, y)
-        phase = get_phase(self._phase)
-        trained = set(phase.trained_parts) if training else set()
-
-        def run(name, *args):
-            return self.part(name)(*args, training=name in trained)
-
-        noise = noise or {}
-        unknown = sorted(set(noise) - set(NOISE_KEYS))
-        if unknown:
-            raise ValueError(f"Unknown noise key(s) {unknown}: the keys are {NOISE_KEYS}.")
-
-        def frozen_output(name, tensors):
-            if training and name not in trained:
-                return tuple(ops.stop_gradient(t) for t in tensors)
-            return tensors
-
-        y_flat = ops.reshape(ops.cast(y, "float32"), (-1, self.target_dim))
-        mu1, log_var1 = frozen_output("source_encoder", run("source_encoder", x))
-        out_1 = run("source_decoder", self._sample(mu1, log_var1, noise.get("z1")))
-        mu2, log_var2 = frozen_output("target_encoder", run("target_encoder", y_flat))
-        out_2 = run("target_decoder", self._sample(mu2, log_var2, noise.get("z2")))
-        mapper_training = "mapper" in trained
-        mu_v, log_var_v = self.mapper.encode(mu1, log_var1, training=mapper_training)
-        mu_m, log_var_m = self.mapper.decode(self._sample(mu_v, log_var_v, noise.get("z_v")), training=mapper_training)
-        out_m = run("target_decoder", self._sample(mu_m, log_var_m, noise.get("z_m")))
-        terms = {
-            "rec_1": self._reconstruction(y_flat, out_1),
-            "kl_1": losses.kl_to_standard_normal(mu1, log_var1),
-            "rec_2": self._reconstruction(y_flat, out_2),
-            "kl_2": losses.kl_to_standard_normal(mu2, log_var2),
-            "rec_m": self._reconstruction(y_flat, out_m),
-            "kl_m": losses.kl_to_standard_normal(mu_v, log_var_v),
-            "w2": losses.wasserstein2_diagonal(
-                mu_m, log_var_m, mu2, log_var2,
-                squared=self.squared_wasserstein, eps=self.wasserstein_eps,
-            ),
-        }
-        total = 0.0
-        for name, value in terms.items():
-            if training and name not in phase.active_terms:
-                value = ops.stop_gradient(value)
-            total = total + self.loss_weight_variables[name] * value
-        return {"loss": total, **terms}, None
-
     # ---------------------------------------------------------- train steps
     def train_step(self, *args):
         backend = keras.backend.backend()
         if backend == "torch" and self.torch_trained_grads:
             return self._torch_train_step(*args)
-        if backend == "jax" and self.jax_trained_grads:
-            return self._jax_train_step(*args)
         if backend == "torch" and self.skip_prediction:
             return self._torch_train_step(*args)
         return super().train_step(*args)
@@ -340,35 +286,6 @@ class LeanCMVA(CMVA):
             self.optimizer.apply(gradients, variables)
             terms = {name: value.detach() for name, value in terms.items()}
             return self._update_metrics(terms, y, None if y_pred is None else y_pred.detach())
-
-    def _jax_train_step(self, state, data):
-        import jax
-
-        trainable_variables, non_trainable_variables, optimizer_variables, metrics_variables = state
-        x, y = self._unpack_data(data)
-        trained = [i for i, frozen in enumerate(self.phase_frozen_mask) if not frozen]
-
-        def objective(trained_values, non_trainable):
-            values = list(trainable_variables)
-            for i, value in zip(trained, trained_values):
-                values[i] = value
-            return self._stateless_objective(values, non_trainable, x, y, True)
-
-        grad_fn = jax.value_and_grad(objective, has_aux=True)
-        (_, (terms, y_pred, non_trainable_variables)), trained_gradients = grad_fn(
-            [trainable_variables[i] for i in trained], non_trainable_variables
-        )
-        gradients = [None] * len(trainable_variables)
-        for i, gradient in zip(trained, trained_gradients):
-            gradients[i] = gradient
-        with warnings.catch_warnings():
-            # Keras warns once per trace about the frozen variables' None gradients.
-            warnings.filterwarnings("ignore", message="Gradients do not exist")
-            trainable_variables, optimizer_variables = self.optimizer.stateless_apply(
-                optimizer_variables, gradients, trainable_variables
-            )
-        logs, metrics_variables = self._stateless_update_metrics(metrics_variables, terms, y, y_pred)
-        return logs, (trainable_variables, non_trainable_variables, optimizer_variables, metrics_variables)
 
     def set_phase(self, phase, reset_optimizer=False):
         self._phase_cache.phase = None
