@@ -4,7 +4,7 @@ Each function maps a batch to one scalar (the batch mean), so the same code runs
 under TensorFlow, JAX and PyTorch. Every formula is written in its docstring;
 `tests/test_losses.py` checks each one against a NumPy reference. The numbers
 (1), (2), (3), (5) refer to the paper's equations; the project's method notes
-states how the project reads them.
+state how the project reads them.
 """
 
 from keras import ops
