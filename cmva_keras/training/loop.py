@@ -71,10 +71,8 @@ def train(config, workdir):
     ]
     model.fit(
         data.train,
-        validation_data=data.validation,
         epochs=schedule.total_epochs,
         steps_per_epoch=data.train_steps,
-        validation_steps=data.validation_steps,
         callbacks=callbacks,
         verbose=config.train.verbose,
     )

@@ -21,13 +21,8 @@ SYNTHETIC_FORMAT = {"food": "yummly28k", "hand": "rhd"}
 class TaskData:
     """The datasets of one run and what the model needs to know about them."""
 
-    builder_name: str
-    manual_dir: str
-    data_dir: str
     train: object  # tf.data.Dataset of (image, target) batches
-    validation: object  # tf.data.Dataset or None
-    train_steps: object  # int or None (the whole split)
-    validation_steps: object
+    train_steps: object  # batches per epoch, or None (the whole split)
     input_shape: tuple  # one source input, e.g. (64, 64, 3)
     target_shape: tuple  # one target, e.g. (K,) or (21, 3)
     vocabulary: list = dataclasses.field(default_factory=list)  # food: ingredient names
@@ -57,12 +52,13 @@ def synthetic_sizes(config):
 
 
 def _open(config):
+    """The config's dataset, prepared (once) by its TFDS builder."""
     from cmva_keras import datasets
 
     name, manual_dir, data_dir = resolve_dataset(config)
     builder = datasets.prepare(name, manual_dir=manual_dir, data_dir=data_dir)
     logging.info("Dataset %s from %s (prepared in %s).", name, manual_dir, builder.data_dir)
-    return name, manual_dir, builder
+    return builder
 
 
 def _pipeline(config, builder, split, training, batch_size, with_metadata=False):
@@ -90,7 +86,7 @@ def _pipeline(config, builder, split, training, batch_size, with_metadata=False)
 
 def build_datasets(config):
     """The run's `TaskData`: the prepared training split through the task's augmenting pipeline."""
-    name, manual_dir, builder = _open(config)
+    builder = _open(config)
     train, input_shape, target_shape, vocabulary = _pipeline(
         config, builder, "train", training=True, batch_size=config.train.batch_size,
     )
@@ -98,9 +94,7 @@ def build_datasets(config):
     if steps:
         train = train.repeat()
     return TaskData(
-        builder_name=name, manual_dir=manual_dir, data_dir=str(builder.data_dir),
-        train=train, validation=None, train_steps=steps, validation_steps=None,
-        input_shape=input_shape, target_shape=target_shape, vocabulary=vocabulary,
+        train=train, train_steps=steps, input_shape=input_shape, target_shape=target_shape, vocabulary=vocabulary,
     )
 
 
@@ -110,7 +104,7 @@ def evaluation_dataset(config, split="test", tta=False):
     With `tta`, food images are the largest centre square of the resized image
     (the test-time augmentation cuts its crops from it).
     """
-    _, _, builder = _open(config)
+    builder = _open(config)
     if tta and config.task == "food":
         config = config.copy_and_resolve_references()
         with config.unlocked():
