@@ -22,6 +22,7 @@ import numpy as np
 from absl import logging
 
 from cmva_keras import metrics
+from cmva_keras.training import run_files
 
 PATHS = ("mapper", "upper")
 
@@ -32,16 +33,8 @@ def load_run(workdir):
 
     import cmva_keras  # noqa: F401  (registers the model's classes)
 
-    for name in ("model.keras", "config.json"):
-        if not os.path.exists(os.path.join(workdir, name)):
-            raise FileNotFoundError(
-                f"{os.path.join(workdir, name)} is missing: {workdir} holds no finished training run. "
-                "Pass the --workdir of a run that scripts/train.py completed."
-            )
-    with open(os.path.join(workdir, "config.json")) as f:
-        config = ml_collections.ConfigDict(json.load(f))
-    model = keras.models.load_model(os.path.join(workdir, "model.keras"))
-    return model, config
+    model_path, config, _vocabulary = run_files.read_run(workdir)
+    return keras.models.load_model(model_path), ml_collections.ConfigDict(config)
 
 
 # ------------------------------------------------------------------ predictions
@@ -238,7 +231,7 @@ def evaluate_run(workdir, *, split="test", tta=False, threshold=None, calibrate=
                               max_examples=max_examples, num_latents=0)
         threshold = calibrate_threshold(calibration["y"], calibration["mapper"])
         model.set_threshold(threshold)
-        model.save(os.path.join(workdir, "model.keras"))
+        model.save(os.path.join(workdir, run_files.MODEL))
         results["calibrated_on"] = calibration_split
         logging.info("Calibrated threshold %.2f on %s; saved into model.keras.", threshold, calibration_split)
     # Food TTA cuts its crops from a larger centre crop of the resized image.

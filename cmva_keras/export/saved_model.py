@@ -36,6 +36,8 @@ import sys
 
 import keras
 
+from cmva_keras.training import run_files
+
 
 class ExportError(ValueError):
     """The workdir or the export folder cannot be used; the message says why and what to do."""
@@ -54,24 +56,10 @@ def next_version_dir(export_dir, model_name):
 
 def read_workdir(workdir):
     """`(model_path, config_dict, vocabulary or None)` of a training workdir, checked."""
-    model_path = os.path.join(workdir, "model.keras")
-    config_path = os.path.join(workdir, "config.json")
-    if not os.path.isdir(workdir):
-        raise ExportError(f"Workdir {workdir} does not exist; pass the --workdir of a finished training run.")
-    for path in (model_path, config_path):
-        if not os.path.exists(path):
-            raise ExportError(
-                f"{path} is missing: {workdir} holds no finished training run. "
-                "Train first (scripts/train.py --workdir ...) or pass the run's workdir."
-            )
-    with open(config_path) as f:
-        config = json.load(f)
-    vocabulary = None
-    vocabulary_path = os.path.join(workdir, "vocabulary.json")
-    if os.path.exists(vocabulary_path):
-        with open(vocabulary_path) as f:
-            vocabulary = json.load(f)
-    return model_path, config, vocabulary
+    try:
+        return run_files.read_run(workdir)
+    except FileNotFoundError as error:
+        raise ExportError(str(error)) from None
 
 
 def export_workdir(workdir, export_dir, model_name=None):

@@ -16,6 +16,7 @@ import keras
 from absl import logging
 
 from cmva_keras.callbacks import NonFiniteLossGuard, PhaseCheckpoint, PhaseSchedule
+from cmva_keras.training import run_files
 from cmva_keras.training.config import to_json
 from cmva_keras.training.history import HistoryWriter
 from cmva_keras.training.setup import build_datasets, build_model
@@ -39,14 +40,14 @@ def epoch_learning_rate(train_config):
 def train(config, workdir):
     """Trains CMVA through its three phases as `config` says; returns `(model, history_records)`."""
     os.makedirs(workdir, exist_ok=True)
-    with open(os.path.join(workdir, "config.json"), "w") as f:
+    with open(os.path.join(workdir, run_files.CONFIG), "w") as f:
         f.write(to_json(config))
     keras.utils.set_random_seed(config.seed)
 
     data = build_datasets(config)
     if data.vocabulary:
         # Label names, read by evaluation and shipped in the exported SavedModel.
-        with open(os.path.join(workdir, "vocabulary.json"), "w") as f:
+        with open(os.path.join(workdir, run_files.VOCABULARY), "w") as f:
             json.dump(list(data.vocabulary), f, indent=0)
     model = build_model(config, data)
     model.build((None,) + tuple(data.input_shape))
@@ -76,7 +77,7 @@ def train(config, workdir):
         callbacks=callbacks,
         verbose=config.train.verbose,
     )
-    model.save(os.path.join(workdir, "model.keras"))
+    model.save(os.path.join(workdir, run_files.MODEL))
     shutil.rmtree(backup_dir, ignore_errors=True)
-    logging.info("Wrote %s.", os.path.join(workdir, "model.keras"))
+    logging.info("Wrote %s.", os.path.join(workdir, run_files.MODEL))
     return model, history.records
