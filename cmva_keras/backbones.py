@@ -61,6 +61,17 @@ _KERAS_CV_BACKBONES = {
         },
         "A 2-stack ResNet of basic blocks for CPU runs and tests: 64 channels at 1/8.",
     ),
+    "resnet_small": (
+        "ResNetBackbone",
+        {
+            "stackwise_filters": [64, 128, 256],
+            "stackwise_blocks": [1, 1, 1],
+            "stackwise_strides": [1, 2, 2],
+            "block_type": "basic_block",
+        },
+        "A 3-stack ResNet of basic blocks (ResNet-18's first three stacks, one block each), "
+        "the hand task's offline default: 256 channels at 1/16.",
+    ),
 }
 _PLAIN_BACKBONES = {
     "convnet_tiny": "Three stride-2 Conv/BatchNorm/ReLU layers (16, 32, 64 filters), plain Keras: 64 channels at 1/8.",

@@ -64,6 +64,8 @@ def test_convnet_tiny_parameter_count():
         ("densenet_tiny", (2, 2, 3, 44)),
         # Stem /4 (8x12), stack 0 stride 1, stack 1 stride 2 (4x6); 64 filters.
         ("resnet_tiny", (2, 4, 6, 64)),
+        # Stem /4 (8x12), then strides 1, 2, 2 (2x3); the last stack has 256 filters.
+        ("resnet_small", (2, 2, 3, 256)),
         # Three stride-2 "same" convolutions: 32x48 -> 4x6, 64 filters.
         ("convnet_tiny", (2, 4, 6, 64)),
     ],
@@ -85,7 +87,7 @@ def test_uint8_images_give_the_same_features_as_float_images():
 
 def test_every_name_is_described():
     assert set(describe_backbones()) == set(BACKBONES)
-    assert {"densenet121", "resnet18", "densenet_tiny", "resnet_tiny", "convnet_tiny"} <= set(BACKBONES)
+    assert {"densenet121", "resnet18", "densenet_tiny", "resnet_tiny", "resnet_small", "convnet_tiny"} <= set(BACKBONES)
 
 
 def test_unknown_name_and_bad_arguments_are_rejected():
