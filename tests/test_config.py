@@ -26,6 +26,18 @@ def test_paper_variant_uses_the_papers_settings():
     assert hand.model.hidden_units == (512,) * 5
 
 
+
+@pytest.mark.parametrize("task", config_lib.TASKS)
+def test_default_config_trains_on_the_synthetic_cache_default(task):
+    """`ensure_default(task)` without arguments names the set the default config generates, not a second one."""
+    from cmva_keras.synthetic import cache
+    from cmva_keras.training.setup import synthetic_sizes
+
+    config = config_lib.load_config(task, "default")
+    assert config.data.dataset == "synthetic"
+    assert cache.default_path(task, cache_dir="/c") == cache.default_path(task, cache_dir="/c", **synthetic_sizes(config))
+
+
 def test_overrides_are_typed_and_dotted():
     config = config_lib.resolve_config(
         "food", "smoke", dataset="yummly28k", manual_dir="/data/y",

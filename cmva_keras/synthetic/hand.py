@@ -99,7 +99,7 @@ def _rhd_sample(root, split, index, seed):
     }
 
 
-def generate_rhd(out_dir, num_train=3000, num_eval=400, seed=0, workers=2):
+def generate_rhd(out_dir, num_train=6000, num_eval=500, seed=0, workers=2):
     """Writes a synthetic RHD in its native layout and returns `out_dir`.
 
     Args:
