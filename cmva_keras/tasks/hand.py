@@ -40,12 +40,12 @@ VARIANTS = {
         "latent_dim": 30,
         "hidden_units": (512,) * 5,
     },
-    # Small enough to train on 2 CPU cores; same dense branches.
+    # Small enough to train on 2 CPU cores (configs/hand.py's default).
     "small": {
-        "backbone": "resnet_tiny",
+        "backbone": "resnet_small",
         "image_size": 64,
         "latent_dim": 30,
-        "hidden_units": (512,) * 5,
+        "hidden_units": (512,),
     },
 }
 
