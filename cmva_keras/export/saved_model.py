@@ -28,7 +28,6 @@ hand ("regression"):
   serving_bytes_mm image_bytes string (B,), scale_mm float32 (B,) -> pose_3d, pose_3d_mm
 """
 
-import json
 import os
 import re
 import subprocess
