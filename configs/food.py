@@ -5,10 +5,11 @@ M1 is a food image, M2 its multi-hot ingredient vector; binary cross-entropy.
 Variants and the exact commands (runtimes measured on 2 CPU cores, see README):
   default  python scripts/train.py --task food
            The offline synthetic Yummly-format set (generated on first use),
-           a small DenseNet, 80x80 crops, 24 epochs. Measured: 3.5 min on
-           TensorFlow with the machine nearly to itself (up to 19 min on JAX and
-           PyTorch while sharing 2 cores with other jobs); test F1 0.29-0.45
-           against 0.23 for the best constant prediction (README, "Results").
+           a small DenseNet, 80x80 crops, 24 epochs. Measured, each alone on
+           the cores: 3.5 min on TensorFlow, 3.3 min on JAX and 3.9 min on
+           PyTorch (sharing the cores with other jobs can take several times
+           longer); test F1 0.37-0.42 against 0.23 for the best constant
+           prediction (README, "Results").
   smoke    python scripts/train.py --task food --variant smoke
            All three phases on a few batches; under 2 minutes.
   paper    python scripts/train.py --task food --variant paper \

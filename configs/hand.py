@@ -8,10 +8,10 @@ Variants and the exact commands (runtimes measured on 2 CPU cores, see README):
            The offline synthetic RHD-format set (6,000 + 500 renders,
            generated and prepared on first use in about 1 minute), a 3-stack
            keras-cv ResNet (`resnet_small`), 64x64 crops, one hidden layer in
-           E2, D1, D2, 27 epochs. Measured: 7.5 min on TensorFlow, 15.5 min
-           on JAX (sharing the cores for part of the run) and 15 min on
-           PyTorch; test mean EPE 34-39 mm (mapper path) and 32-37 mm
-           (upper path) against 66 mm for the mean pose (README, "Results").
+           E2, D1, D2, 27 epochs. Measured, each alone on the cores: 7.5 min
+           on TensorFlow, 12 min on JAX and 15 min on PyTorch; test mean EPE
+           34-39 mm (mapper path) and 32-37 mm (upper path) against 66 mm
+           for the mean pose (README, "Results").
   smoke    python scripts/train.py --task hand --variant smoke
            All three phases on a few batches; under 2 minutes.
   paper    python scripts/train.py --task hand --variant paper \
