@@ -28,13 +28,13 @@ PATHS = ("mapper", "upper")
 
 
 def load_run(workdir):
-    """`(model, config)` of a finished run; errors name the missing file."""
+    """`(model, config, vocabulary or None)` of a finished run; errors name the missing file."""
     import keras
 
     import cmva_keras  # noqa: F401  (registers the model's classes)
 
-    model_path, config, _vocabulary = run_files.read_run(workdir)
-    return keras.models.load_model(model_path), ml_collections.ConfigDict(config)
+    model_path, config, vocabulary = run_files.read_run(workdir)
+    return keras.models.load_model(model_path), ml_collections.ConfigDict(config), vocabulary
 
 
 # ------------------------------------------------------------------ predictions
@@ -161,19 +161,32 @@ def format_table(results, task):
 
 
 # ---------------------------------------------------------------------- plots
-def _latent_labels(task, collected, n):
-    """A label per example for colouring the t-SNE: the most common ingredient / the wrist-to-tip spread."""
+TOP_INGREDIENTS = 6  # food t-SNE: colour by the most frequent of these ingredients
+SPREAD_QUARTILES = ("1 (curled)", "2", "3", "4 (open)")
+
+
+def latent_labels(task, y, vocabulary=None):
+    """What colours the t-SNE (Figure 2): `(labels (N,) strings, legend title)`.
+
+    Food: the first of the split's six most frequent ingredients that a
+    recipe has (its name when `vocabulary` is given), else "none of these".
+    Hands: the quartile of the mean palm-to-fingertip distance, from curled
+    to open.
+    """
+    y = np.asarray(y)
     if task == "food":
-        y = collected["y"][:n]
-        top = np.argsort(-y.sum(axis=0))[:6]  # the six most frequent ingredients
-        present = y[:, top]
-        return np.where(present.any(axis=1), np.argmax(present, axis=1), len(top))
-    pose = collected["y"][:n].reshape(n, 21, 3)
-    openness = np.linalg.norm(pose[:, [4, 8, 12, 16, 20]] - pose[:, :1], axis=-1).mean(axis=1)
-    return np.digitize(openness, np.quantile(openness, [0.25, 0.5, 0.75]))
+        top = np.argsort(-y.sum(axis=0), kind="stable")[:TOP_INGREDIENTS]
+        names = [vocabulary[i] if vocabulary else f"ingredient {i}" for i in top] + ["none of these"]
+        present = y[:, top] > 0.5
+        index = np.where(present.any(axis=1), np.argmax(present, axis=1), len(top))
+        return np.array(names, dtype=object)[index].astype(str), "most frequent ingredient present"
+    pose = y.reshape(len(y), 21, 3)
+    spread = np.linalg.norm(pose[:, [4, 8, 12, 16, 20]] - pose[:, :1], axis=-1).mean(axis=1)
+    quartile = np.digitize(spread, np.quantile(spread, [0.25, 0.5, 0.75]))
+    return np.array(SPREAD_QUARTILES)[quartile], "fingertip spread quartile"
 
 
-def write_plots(workdir, task, collected, results):
+def write_plots(workdir, task, collected, results, vocabulary=None):
     """The figures listed in the module docstring; returns their paths."""
     from cmva_keras import plots
 
@@ -181,10 +194,11 @@ def write_plots(workdir, task, collected, results):
     n = len(collected.get("mu1", ()))
     if n >= 10:
         path = os.path.join(workdir, "tsne.png")
+        labels, label_title = latent_labels(task, collected["y"][:n], vocabulary)
         plots.plot_latent_tsne(
             {"E1 means": collected["mu1"], "mapper means": collected["mu_m"], "E2 means": collected["mu2"]},
-            _latent_labels(task, collected, n), path,
-            perplexity=min(30.0, (n - 1) / 3.0), title="Latent means (t-SNE)",
+            labels, path, perplexity=min(30.0, (n - 1) / 3.0), title="Latent means (t-SNE)",
+            label_title=label_title,
         )
         paths.append(path)
     if task == "hand":
@@ -221,7 +235,7 @@ def evaluate_run(workdir, *, split="test", tta=False, threshold=None, calibrate=
     """
     from cmva_keras.training import setup
 
-    model, config = load_run(workdir)
+    model, config, vocabulary = load_run(workdir)
     task = config.task
     if batch_size:
         config.train.batch_size = int(batch_size)
@@ -248,5 +262,5 @@ def evaluate_run(workdir, *, split="test", tta=False, threshold=None, calibrate=
     with open(os.path.join(workdir, "metrics.json"), "w") as f:
         json.dump(results, f, indent=1)
     if plots:
-        results["plots"] = write_plots(workdir, task, collected, results)
+        results["plots"] = write_plots(workdir, task, collected, results, vocabulary)
     return results

@@ -313,6 +313,7 @@ def plot_latent_tsne(
     seed=0,
     markers=None,
     title="latent spaces (t-SNE)",
+    label_title="label",
     figsize=(6.0, 6.0),
     dpi=100,
     **tsne_kwargs,
@@ -331,6 +332,7 @@ def plot_latent_tsne(
         perplexity, seed, **tsne_kwargs: passed to `tsne`.
         markers: optional dict name -> matplotlib marker.
         title, figsize, dpi: figure settings; the PNG is `figsize * dpi` pixels.
+        label_title: what the labels are, the title of their legend.
 
     Returns:
         Dict name -> `(N, 2)` embedded points of that group.
@@ -375,7 +377,7 @@ def plot_latent_tsne(
             handles=[Patch(color=palette[i], label=str(label)) for i, label in enumerate(unique)],
             loc="lower right",
             fontsize="small",
-            title="label",
+            title=label_title,
         )
     axis.set_xticks([])
     axis.set_yticks([])

@@ -56,3 +56,31 @@ def test_hand_tta_mirror_is_undone_on_the_pose():
     np.testing.assert_array_equal(np.asarray(flipped), images[:, ::-1])
     pose = np.ones((1, 21, 3), "float32")
     np.testing.assert_array_equal((pose * undo)[0, 0], [1.0, -1.0, 1.0])
+
+
+def test_hand_tsne_labels_are_quartiles_of_fingertip_spread():
+    rng = np.random.default_rng(0)
+    # Poses whose five fingertips (4, 8, 12, 16, 20) lie at distance r from the palm (0).
+    radii = rng.permutation(np.arange(1.0, 9.0))
+    poses = np.zeros((8, 21, 3))
+    poses[:, [4, 8, 12, 16, 20], 1] = radii[:, None]
+    labels, title = evaluation.latent_labels("hand", poses)
+    assert "spread" in title
+    expected = np.array(evaluation.SPREAD_QUARTILES)[(radii - 1).astype(int) // 2]
+    assert list(labels) == list(expected)
+
+
+def test_food_tsne_labels_name_the_most_frequent_ingredient_present():
+    # Ingredient 2 is in 4 recipes, 0 in 3, 1 in 2, 3 in 1; with TOP_INGREDIENTS = 6 all four count.
+    y = np.array([
+        [1, 0, 1, 0],
+        [1, 1, 0, 0],
+        [0, 0, 1, 1],
+        [1, 0, 1, 0],
+        [0, 1, 1, 0],
+        [0, 0, 0, 0],
+    ], "float32")
+    labels, _ = evaluation.latent_labels("food", y, ["salt", "garlic", "onion", "basil"])
+    assert list(labels) == ["onion", "salt", "onion", "onion", "onion", "none of these"]
+    unnamed, _ = evaluation.latent_labels("food", y)
+    assert unnamed[1] == "ingredient 0"
