@@ -15,7 +15,11 @@ from absl import app, flags, logging
 
 flags.DEFINE_string("workdir", None, "A finished training run's workdir.")
 flags.DEFINE_string("split", "test", "Split to evaluate (test, validation, train).")
-flags.DEFINE_bool("tta", False, "Test-time augmentation: average over the image and its mirror.")
+flags.DEFINE_bool(
+    "tta", False,
+    "Test-time augmentation: average over views (food: five crops and their mirrors; "
+    "hands: the crop and its vertical mirror).",
+)
 flags.DEFINE_float("threshold", None, "Food: fixed decision threshold (default: the one saved in the model).")
 flags.DEFINE_bool("calibrate_threshold", False, "Food: pick the threshold with the best F1 on --calibration_split and save it in model.keras.")
 flags.DEFINE_string("calibration_split", "train", "Split used to calibrate the threshold (validation where the dataset has one).")
