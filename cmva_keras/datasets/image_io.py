@@ -7,6 +7,7 @@ reports the counts in the dataset's metadata and description.
 """
 
 import collections
+import contextlib
 import io
 import json
 import logging
@@ -22,6 +23,22 @@ SKIP_REPORT_KEY = "skipped_examples"
 
 class BadImageError(ValueError):
     """An image file is missing, truncated or not decodable."""
+
+
+_DECODE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
+
+
+@contextlib.contextmanager
+def _loaded(data, name):
+    """The fully decoded PIL image of `data`; a decoding error inside the block becomes a `BadImageError`."""
+    if not data:
+        raise BadImageError(f"{name} is empty")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()  # forces a full decode: truncated files raise here
+            yield image
+    except _DECODE_ERRORS as err:
+        raise BadImageError(f"{name} is not a readable image: {err}") from err
 
 
 def read_image(path, mode="RGB"):
@@ -48,16 +65,10 @@ def read_image(path, mode="RGB"):
 
 def decode_image(data, mode="RGB", name="<bytes>"):
     """Like `read_image`, from the file's bytes."""
-    if not data:
-        raise BadImageError(f"{name} is empty")
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()  # forces a full decode: truncated files raise here
-            if mode is not None and image.mode != mode:
-                image = image.convert(mode)
-            array = np.asarray(image)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
-        raise BadImageError(f"{name} is not a readable image: {err}") from err
+    with _loaded(data, name) as image:
+        if mode is not None and image.mode != mode:
+            image = image.convert(mode)
+        array = np.asarray(image)
     if array.size == 0:
         raise BadImageError(f"{name} has no pixels")
     return array
@@ -74,17 +85,11 @@ def checked_image(data, name="<bytes>"):
     Raises:
         BadImageError: the bytes are not a readable image.
     """
-    if not data:
-        raise BadImageError(f"{name} is empty")
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            if image.format in ("JPEG", "PNG") and image.mode in ("RGB", "L"):
-                if image.width and image.height:
-                    return data
-            array = np.asarray(image.convert("RGB"))
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
-        raise BadImageError(f"{name} is not a readable image: {err}") from err
+    with _loaded(data, name) as image:
+        if image.format in ("JPEG", "PNG") and image.mode in ("RGB", "L"):
+            if image.width and image.height:
+                return data
+        array = np.asarray(image.convert("RGB"))
     if array.size == 0:
         raise BadImageError(f"{name} has no pixels")
     return np.ascontiguousarray(array)
@@ -109,23 +114,17 @@ def jpeg_short_side(data, short_side, name="<bytes>", quality=90):
     Raises:
         BadImageError: the bytes are not a readable image.
     """
-    if not data:
-        raise BadImageError(f"{name} is empty")
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            small = min(image.size) <= short_side
-            if small and image.format == "JPEG" and image.mode in ("RGB", "L"):
-                return data
-            image = image.convert("RGB")
-            if not small:
-                scale = short_side / min(image.size)
-                size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-                image = image.resize(size, Image.BILINEAR, reducing_gap=2.0)
-            out = io.BytesIO()
-            image.save(out, format="JPEG", quality=quality)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
-        raise BadImageError(f"{name} is not a readable image: {err}") from err
+    with _loaded(data, name) as image:
+        small = min(image.size) <= short_side
+        if small and image.format == "JPEG" and image.mode in ("RGB", "L"):
+            return data
+        image = image.convert("RGB")
+        if not small:
+            scale = short_side / min(image.size)
+            size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+            image = image.resize(size, Image.BILINEAR, reducing_gap=2.0)
+        out = io.BytesIO()
+        image.save(out, format="JPEG", quality=quality)
     return out.getvalue()
 
 
