@@ -179,7 +179,7 @@ def latent_labels(task, y, vocabulary=None):
         names = [vocabulary[i] if vocabulary else f"ingredient {i}" for i in top] + ["none of these"]
         present = y[:, top] > 0.5
         index = np.where(present.any(axis=1), np.argmax(present, axis=1), len(top))
-        return np.array(names, dtype=object)[index].astype(str), "most frequent ingredient present"
+        return np.array(names)[index], "most frequent ingredient present"
     pose = y.reshape(len(y), 21, 3)
     spread = np.linalg.norm(pose[:, [4, 8, 12, 16, 20]] - pose[:, :1], axis=-1).mean(axis=1)
     quartile = np.digitize(spread, np.quantile(spread, [0.25, 0.5, 0.75]))

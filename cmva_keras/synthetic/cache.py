@@ -17,8 +17,8 @@ from cmva_keras.synthetic import food, hand
 logger = logging.getLogger(__name__)
 
 # task -> (dataset name, generator, default arguments): the sizes configs/food.py
-# and configs/hand.py train on by default. Each generates in about a minute on
-# 2 CPU cores.
+# and configs/hand.py train on by default (the hand set generates and prepares in
+# about a minute on 2 CPU cores).
 DEFAULTS = {
     "food": ("yummly28k", food.generate_yummly, {"num_recipes": 3000, "seed": 0}),
     "hand": ("rhd", hand.generate_rhd, {"num_train": 6000, "num_eval": 500, "seed": 0}),

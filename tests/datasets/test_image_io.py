@@ -9,14 +9,10 @@ from PIL import Image
 from cmva_keras.datasets import image_io
 
 
-def _encode(array, fmt="JPEG"):
-    out = io.BytesIO()
-    Image.fromarray(array).save(out, format=fmt)
-    return out.getvalue()
-
-
 GRADIENT = np.tile(np.arange(64, dtype=np.uint8)[None, :, None] * 4, (48, 1, 3))
-JPEG = _encode(GRADIENT)
+_buffer = io.BytesIO()
+Image.fromarray(GRADIENT).save(_buffer, format="JPEG")
+JPEG = _buffer.getvalue()
 BAD = {"empty": b"", "truncated": JPEG[: len(JPEG) // 2], "not an image": b"<html>404</html>"}
 DECODERS = {
     "decode_image": lambda data: image_io.decode_image(data, name="img7.jpg"),
