@@ -170,9 +170,11 @@ def latent_labels(task, y, vocabulary=None):
 
     Food: the first of the split's six most frequent ingredients that a
     recipe has (its name when `vocabulary` is given), else "none of these".
-    Hands: the quartile of the mean palm-to-fingertip distance, from curled
-    to open.
+    Hands: the quartile of the mean distance from the palm root (`keypoints.ROOT`)
+    to the five fingertips (`keypoints.TIPS`), from curled to open.
     """
+    from cmva_keras import keypoints
+
     y = np.asarray(y)
     if task == "food":
         top = np.argsort(-y.sum(axis=0), kind="stable")[:TOP_INGREDIENTS]
@@ -180,8 +182,9 @@ def latent_labels(task, y, vocabulary=None):
         present = y[:, top] > 0.5
         index = np.where(present.any(axis=1), np.argmax(present, axis=1), len(top))
         return np.array(names)[index], "most frequent ingredient present"
-    pose = y.reshape(len(y), 21, 3)
-    spread = np.linalg.norm(pose[:, [4, 8, 12, 16, 20]] - pose[:, :1], axis=-1).mean(axis=1)
+    pose = y.reshape(len(y), keypoints.NUM_KEYPOINTS, 3)
+    tips, root = pose[:, list(keypoints.TIPS)], pose[:, keypoints.ROOT, None]
+    spread = np.linalg.norm(tips - root, axis=-1).mean(axis=1)
     quartile = np.digitize(spread, np.quantile(spread, [0.25, 0.5, 0.75]))
     return np.array(SPREAD_QUARTILES)[quartile], "fingertip spread quartile"
 
