@@ -1,4 +1,4 @@
-"""The three training phases of CMVA (method.md, "Training phases").
+"""The three training phases of CMVA (docs/method.md, "Training phases").
 
 Vocabulary, used across the package:
 

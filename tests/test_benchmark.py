@@ -43,7 +43,7 @@ HAND_ROWS = ("hand", "hand_xla") if BACKEND == "tensorflow" else ("hand",)
 
 
 def numpy_terms(params, x, y, noise, weights, eps=1e-8):
-    """The seven terms and the weighted loss in float64, written from method.md's formulas."""
+    """The seven terms and the weighted loss in float64, written from docs/method.md's formulas."""
     p = {k: v for k, v in params.items()}
     x, y = np.float64(x), np.float64(y)
     noise = {k: np.float64(v) for k, v in noise.items()}

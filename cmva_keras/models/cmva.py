@@ -38,7 +38,7 @@ class CMVA(TrainStepMixin, keras.Model):
       `encode(mu1, log_var1) -> (mu_v, log_var_v)` and
       `decode(z_v) -> (mu_m, log_var_m)`.
 
-    The objective (`compute_objective`) is eq. (6) of the paper as method.md
+    The objective (`compute_objective`) is eq. (6) of the paper as docs/method.md
     states it: a weighted sum of seven terms, every KL term added. Which terms
     count and which parts train is set by the phase (`set_phase`, or the
     `PhaseSchedule` callback inside `fit`); see `cmva_keras.phases`.

@@ -1,4 +1,4 @@
-"""The food task's input pipeline (method.md, "Food task").
+"""The food task's input pipeline (docs/method.md, "Food task").
 
 Per example (from the `yummly28k` or `recipe1m` builder):
 

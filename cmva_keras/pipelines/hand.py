@@ -1,4 +1,4 @@
-"""The hand task's input pipeline (method.md, "Hand task"): crops, augmentation, targets.
+"""The hand task's input pipeline (docs/method.md, "Hand task"): crops, augmentation, targets.
 
 Per example (from the `rhd` or `stb` builder):
 

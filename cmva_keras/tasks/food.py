@@ -1,6 +1,6 @@
 """The food task's CMVA model (paper section 4.1): food image -> multi-hot ingredients.
 
-Parts (method.md, "Food task"):
+Parts (docs/method.md, "Food task"):
 
 - E1, source encoder: image backbone (DenseNet-121 in the paper) -> two more
   convolutions -> global average pooling -> Gaussian heads (mean, log-variance).

@@ -1,6 +1,6 @@
 """The hand task's CMVA model (paper section 4.2): RGB hand crop -> 3D pose `(21, 3)`.
 
-Parts (method.md, "Hand task"):
+Parts (docs/method.md, "Hand task"):
 
 - E1, source encoder: ResNet-18 whose last (classifier) layer is replaced by
   the Gaussian heads: backbone -> global average pooling -> mean, log-variance.
