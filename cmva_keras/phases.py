@@ -10,27 +10,24 @@ Vocabulary, used across the package:
 The seven objective terms are `rec_1, kl_1` (upper branch), `rec_2, kl_2`
 (lower branch), `rec_m, kl_m` (mapper path and its intermediate Gaussian) and
 `w2` (the Wasserstein alignment between the mapper's output Gaussian and E2's).
+Other methods declare their own phases the same way (`cmva_keras.models`).
 """
 
 import dataclasses
 
-TERMS = ("rec_1", "kl_1", "rec_2", "kl_2", "rec_m", "kl_m", "w2")
-PARTS = ("source_encoder", "source_decoder", "target_encoder", "target_decoder", "mapper")
-
 
 @dataclasses.dataclass(frozen=True)
 class Phase:
-    """What one phase trains and which objective terms it optimises."""
+    """One training stage of a model: the parts it trains and the objective terms it optimises."""
 
     number: int
     description: str
     trained_parts: tuple
     active_terms: tuple
 
-    @property
-    def frozen_parts(self):
-        return tuple(p for p in PARTS if p not in self.trained_parts)
 
+TERMS = ("rec_1", "kl_1", "rec_2", "kl_2", "rec_m", "kl_m", "w2")
+PARTS = ("source_encoder", "source_decoder", "target_encoder", "target_decoder", "mapper")
 
 PHASES = {
     1: Phase(
@@ -48,13 +45,3 @@ PHASES = {
     3: Phase(3, "fine-tuning: everything trained", PARTS, TERMS),
 }
 
-
-def get_phase(number):
-    """Returns the `Phase` numbered 1, 2 or 3, or raises a ValueError naming them."""
-    try:
-        return PHASES[int(number)]
-    except (KeyError, TypeError, ValueError):
-        raise ValueError(
-            f"Unknown CMVA phase {number!r}: the phases are 1 (branches), 2 (mapper) "
-            "and 3 (fine-tuning)."
-        ) from None

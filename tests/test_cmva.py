@@ -274,8 +274,16 @@ def test_unknown_settings_list_the_valid_ones():
         cm.CMVA(None, None, None, None, None, target_shape=(3,), task="ranking")
     with pytest.raises(ValueError, match="own objective"):
         build_tiny_cmva().compile(loss="mse")
-    with pytest.raises(ValueError, match="non-negative epoch counts"):
-        cm.PhaseSchedule((1, 2))
+    with pytest.raises(ValueError, match="non-negative epoch count per phase"):
+        cm.PhaseSchedule((1, -1, 2))
+
+
+def test_a_schedule_must_have_one_count_per_phase_of_the_model():
+    model = build_tiny_cmva()
+    model.compile()
+    x, y = tiny_data(8)
+    with pytest.raises(ValueError, match="PhaseSchedule has 2 phase.*CMVA has 3"):
+        model.fit(x, y, epochs=3, callbacks=[cm.PhaseSchedule((1, 2), verbose=0)], verbose=0)
 
 
 def test_non_finite_term_stops_training_and_names_it():

@@ -1,16 +1,15 @@
-"""`PhaseSchedule`: runs CMVA's three training phases inside one `model.fit`."""
+"""`PhaseSchedule`: runs a model's training phases (CMVA's three, or any `StagedModel`'s) inside one `model.fit`."""
 
 import itertools
 
 import keras
 from absl import logging
 
-from cmva_keras.phases import get_phase
 
 
 @keras.saving.register_keras_serializable(package="cmva_keras")
 class PhaseSchedule(keras.callbacks.Callback):
-    """Switches a `CMVA` model through phases 1, 2, 3 by epoch counts.
+    """Switches a `StagedModel` (e.g. `CMVA`) through its phases 1, 2, ... by epoch counts.
 
     At the start of each epoch the phase is computed from the epoch index, so a
     run resumed with `keras.callbacks.BackupAndRestore` continues in the phase
@@ -20,7 +19,9 @@ class PhaseSchedule(keras.callbacks.Callback):
     phase is added to the epoch logs (and so to `History`) as `"phase"`.
 
     Args:
-        phase_epochs: epochs of phases 1, 2 and 3; a phase with 0 epochs is skipped.
+        phase_epochs: epochs of each of the model's phases, in order (CMVA: 1, 2
+            and 3); a phase with 0 epochs is skipped. Its length must equal the
+            number of the model's phases (checked when training begins).
         reset_optimizer: restart the optimizer's moments at each boundary.
         verbose: log each phase change.
     """
@@ -28,9 +29,9 @@ class PhaseSchedule(keras.callbacks.Callback):
     def __init__(self, phase_epochs, reset_optimizer=True, verbose=1):
         super().__init__()
         phase_epochs = tuple(int(e) for e in phase_epochs)
-        if len(phase_epochs) != 3 or min(phase_epochs) < 0 or sum(phase_epochs) == 0:
+        if not phase_epochs or min(phase_epochs) < 0 or sum(phase_epochs) == 0:
             raise ValueError(
-                f"phase_epochs must be three non-negative epoch counts (phases 1, 2, 3) "
+                f"phase_epochs must be one non-negative epoch count per phase (CMVA: phases 1, 2, 3) "
                 f"with a positive total; got {phase_epochs}."
             )
         self.phase_epochs = phase_epochs
@@ -43,11 +44,11 @@ class PhaseSchedule(keras.callbacks.Callback):
         return sum(self.phase_epochs)
 
     def phase_for_epoch(self, epoch):
-        """Phase (1, 2 or 3) of the 0-based `epoch`; epochs past the schedule stay in phase 3."""
-        for phase, end in zip((1, 2, 3), itertools.accumulate(self.phase_epochs)):
+        """Phase (1, 2, ...) of the 0-based `epoch`; epochs past the schedule stay in the last phase."""
+        for phase, end in enumerate(itertools.accumulate(self.phase_epochs), start=1):
             if epoch < end:
                 return phase
-        return 3
+        return len(self.phase_epochs)
 
     def phase_start(self, phase):
         """First epoch (0-based) of `phase`."""
@@ -55,6 +56,14 @@ class PhaseSchedule(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._applied = False
+        phases = getattr(self.model, "PHASES", None)
+        if phases is not None and len(phases) != len(self.phase_epochs):
+            raise ValueError(
+                f"PhaseSchedule has {len(self.phase_epochs)} phase(s) {self.phase_epochs}, but "
+                f"{type(self.model).__name__} has {len(phases)}: "
+                + "; ".join(f"{n}: {p.description}" for n, p in sorted(phases.items()))
+                + ". Give one epoch count per phase."
+            )
         epochs = self.params.get("epochs") if self.params else None
         if epochs is not None and epochs != self.total_epochs:
             logging.warning(
@@ -73,7 +82,7 @@ class PhaseSchedule(keras.callbacks.Callback):
         model.make_train_function(force=True)
         self._applied = True
         if self.verbose:
-            logging.info("Epoch %d: phase %d (%s).", epoch + 1, phase, get_phase(phase).description)
+            logging.info("Epoch %d: phase %d (%s).", epoch + 1, phase, model.current_phase.description)
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:

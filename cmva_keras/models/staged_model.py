@@ -1,0 +1,415 @@
+"""`StagedModel`: what every cross-modal method here shares (docs/architecture.md, "Staged models").
+
+A method (CMVA, CM-VAE, CADA-VAE, "+ Mapper") is a `StagedModel` subclass
+that declares, as class attributes:
+
+- `PARTS`: the names of its replaceable parts (attributes holding layers);
+- `TERMS`: the names of its objective terms;
+- `PHASES`: `{number: Phase}`, the stages it trains in, numbered from 1;
+- `INFERENCE_PATHS`: its prediction paths, the primary one first;
+- `DEFAULT_LOSS_WEIGHTS`: the base weight of each term;
+
+and implements `build`, `compute_objective` and `predict_path` (and, for
+alignment measurements, `latent_distributions`).
+
+The base class owns the guarantees the tests check for every method:
+
+- **Phases.** The current phase lives in a non-trainable variable (saved in
+  `.keras` files, so a resumed run continues in its phase) and in a Python
+  attribute read when a step is traced.
+- **Loss weights are variables.** One non-trainable `keras.Variable` per term:
+  its base weight times a ramp factor (`set_term_factor`, CADA-VAE's warm-ups)
+  while the phase optimises the term, else 0.
+- **Bit-exact freezing.** The backend steps (`cmva_keras/backend/`)
+  differentiate and update only `phase_trainable_variables`; the objective
+  runs frozen parts with `training=False`, so BatchNorm statistics stay put.
+- **Fresh optimizer moments** at a phase boundary (`reset_optimizer_state`).
+"""
+
+import math
+
+import keras
+from keras import ops
+
+from cmva_keras import losses
+from cmva_keras.backend import TrainStepMixin, keras_private
+from cmva_keras.phases import Phase  # noqa: F401  (re-exported: subclasses declare PHASES with it)
+
+TASKS = ("classification", "regression")
+
+
+def phase_of(model_class, number):
+    """`model_class.PHASES[number]`, or a ValueError naming the class's phases."""
+    try:
+        return model_class.PHASES[int(number)]
+    except (KeyError, TypeError, ValueError):
+        listed = ", ".join(f"{n} ({p.description})" for n, p in sorted(model_class.PHASES.items()))
+        raise ValueError(f"Unknown {model_class.__name__} phase {number!r}: the phases are {listed}.") from None
+
+
+class StagedModel(TrainStepMixin, keras.Model):
+    """Base class of every method: phases, loss-weight variables, freezing, checks, thresholds.
+
+    Args:
+        target_shape: shape of one M2 target, e.g. `(265,)` or `(21, 3)`.
+        task: `"classification"` (binary cross-entropy from logits) or
+            `"regression"` (mean squared error).
+        loss_weights: base weights of the terms (missing ones take
+            `DEFAULT_LOSS_WEIGHTS`); a phase zeroes the terms it does not optimise.
+        seed: seed of the reparameterisation noise (`None`: Keras' global seed).
+        phase: the phase the model starts in.
+        threshold: classification only: the probability above which a label is
+            predicted; a variable, so a calibrated threshold is saved with the model.
+    """
+
+    PARTS = ()
+    TERMS = ()
+    PHASES = {}
+    INFERENCE_PATHS = ()
+    DEFAULT_LOSS_WEIGHTS = {}
+    NOISE_KEYS = ()
+
+    def __init__(self, *, target_shape, task="classification", loss_weights=None, seed=None, phase=1,
+                 threshold=0.5, **kwargs):
+        super().__init__(**kwargs)
+        if task not in TASKS:
+            raise ValueError(f"Unknown task {task!r}: {type(self).__name__}'s tasks are {TASKS}.")
+        self.task = task
+        self.target_shape = tuple(int(s) for s in target_shape)
+        self.target_dim = math.prod(self.target_shape)
+        unknown = sorted(set(loss_weights or {}) - set(self.TERMS))
+        if unknown:
+            raise ValueError(
+                f"Unknown loss weight(s) {unknown} for {type(self).__name__}: the terms are {list(self.TERMS)}."
+            )
+        self.loss_weights = {
+            **self.DEFAULT_LOSS_WEIGHTS, **{k: float(v) for k, v in (loss_weights or {}).items()}
+        }
+        self.seed = seed
+        self.inference_path = self.INFERENCE_PATHS[0]
+        self.seed_generator = keras.random.SeedGenerator(seed, name="reparameterisation_seed")
+        # State that changes during training lives in non-trainable variables,
+        # so that traced steps read its current value and `.keras` files keep it.
+        self._phase = phase_of(type(self), phase).number
+        self._term_factors = {name: 1.0 for name in self.TERMS}
+        self.phase_variable = self.add_weight(
+            shape=(), dtype="int32", initializer=keras.initializers.Constant(self._phase),
+            trainable=False, name="phase",
+        )
+        self.loss_weight_variables = {
+            name: self.add_weight(shape=(), initializer="zeros", trainable=False, name=f"weight_{name}")
+            for name in self.TERMS
+        }
+        self._assign_phase_weights()
+        self.threshold_variable = self.add_weight(
+            shape=(), initializer=keras.initializers.Constant(float(threshold)),
+            trainable=False, name="threshold",
+        )
+        # One running mean per term, reset by `fit` each epoch.
+        self.term_trackers = {name: keras.metrics.Mean(name=name) for name in ("loss",) + self.TERMS}
+        self._source_input_shape = None
+
+    # ------------------------------------------------------------------ phases
+    @property
+    def phase(self):
+        """The current phase number."""
+        return self._phase
+
+    @property
+    def current_phase(self):
+        """The current `Phase`."""
+        return phase_of(type(self), self._phase)
+
+    def set_phase(self, phase, reset_optimizer=False):
+        """Switches to `phase`: loss weights, trained parts and (optionally) fresh Adam moments.
+
+        For users who write their own loop; inside `fit`, `PhaseSchedule` calls
+        this. The phase is read when the training step is traced, so an
+        existing train function is rebuilt.
+        """
+        self._phase = phase_of(type(self), phase).number
+        self.phase_variable.assign(self._phase)
+        self._assign_phase_weights()
+        if reset_optimizer:
+            self.reset_optimizer_state()
+        if getattr(self, "train_function", None) is not None:
+            self.make_train_function(force=True)
+
+    def set_term_factor(self, name, factor):
+        """Multiplies term `name`'s base weight by `factor` (a warm-up ramp; 1 by default)."""
+        if name not in self.TERMS:
+            raise ValueError(f"Unknown term {name!r} for {type(self).__name__}: the terms are {list(self.TERMS)}.")
+        self._term_factors[name] = float(factor)
+        self._assign_phase_weights()
+
+    def _assign_phase_weights(self):
+        active = self.current_phase.active_terms
+        for name, variable in self.loss_weight_variables.items():
+            weight = self.loss_weights[name] * self._term_factors[name] if name in active else 0.0
+            variable.assign(weight)
+
+    def reset_optimizer_state(self):
+        """Zeroes the optimizer's moments and step count (a fresh Adam), keeping its learning rate."""
+        optimizer = getattr(self, "optimizer", None)
+        if optimizer is None or not optimizer.built:
+            return
+        learning_rate = keras_private.learning_rate_variable(optimizer)
+        for variable in optimizer.variables:
+            if variable is not learning_rate:
+                variable.assign(ops.zeros(variable.shape, variable.dtype))
+
+    def part(self, name):
+        """The part called `name` (one of `PARTS`)."""
+        if name not in self.PARTS:
+            raise ValueError(f"Unknown part {name!r}: {type(self).__name__}'s parts are {self.PARTS}.")
+        return getattr(self, name)
+
+    @property
+    def phase_trainable_variables(self):
+        """Trainable variables of the parts the current phase trains."""
+        return [v for name in self.current_phase.trained_parts for v in self.part(name).trainable_variables]
+
+    @property
+    def phase_frozen_mask(self):
+        """For each of `self.trainable_variables`: True where the current phase freezes it."""
+        trained = {id(v) for v in self.phase_trainable_variables}
+        return [id(v) not in trained for v in self.trainable_variables]
+
+    def load_own_variables(self, store):
+        super().load_own_variables(store)
+        # The Python-side phase, read when steps are traced, follows the loaded variable.
+        self._phase = phase_of(type(self), int(ops.convert_to_numpy(self.phase_variable.value))).number
+
+    # ------------------------------------------------------- objective helpers
+    def _runner(self, training):
+        """`run(name, *args)`: calls a part in training mode only if the phase trains it."""
+        trained = set(self.current_phase.trained_parts) if training else set()
+
+        def run(name, *args):
+            return self.part(name)(*args, training=name in trained)
+
+        return run, trained
+
+    def _frozen(self, name, trained, training, tensors):
+        """Cuts the gradient to a frozen part's outputs (skips its backward pass)."""
+        if training and name not in trained:
+            return tuple(ops.stop_gradient(t) for t in tensors)
+        return tensors
+
+    def _check_noise(self, noise):
+        noise = noise or {}
+        unknown = sorted(set(noise) - set(self.NOISE_KEYS))
+        if unknown:
+            raise ValueError(f"Unknown noise key(s) {unknown}: the keys are {self.NOISE_KEYS}.")
+        return noise
+
+    def _sample(self, mean, log_var, noise=None):
+        """Reparameterisation trick: `mean + sigma * eps`, one noise value per dimension.
+
+        `noise` replaces the drawn `eps` when given (same shape as `mean`).
+        """
+        if noise is None:
+            noise = keras.random.normal(ops.shape(mean), dtype=mean.dtype, seed=self.seed_generator)
+        else:
+            noise = ops.cast(noise, mean.dtype)
+        return mean + ops.exp(0.5 * log_var) * noise
+
+    def _reconstruction(self, targets, outputs):
+        """The task loss: BCE from logits (classification) or MSE (regression), batch mean."""
+        if self.task == "classification":
+            return losses.binary_crossentropy_from_logits(targets, outputs)
+        return losses.mean_squared_error(targets, outputs)
+
+    def _flat_targets(self, y):
+        return ops.reshape(ops.cast(y, "float32"), (-1, self.target_dim))
+
+    def _activate(self, outputs):
+        """Decoder output to a prediction shaped like the targets."""
+        if self.task == "classification":
+            outputs = ops.sigmoid(outputs)
+        return ops.reshape(outputs, (-1,) + self.target_shape)
+
+    def _weighted_total(self, terms, training):
+        """Eq. (6)'s weighted sum; terms the phase does not optimise are cut from the gradient."""
+        active = self.current_phase.active_terms
+        total = 0.0
+        for name, value in terms.items():
+            if training and name not in active:
+                value = ops.stop_gradient(value)
+            total = total + self.loss_weight_variables[name] * value
+        return total
+
+    def _metrics_prediction(self, predict):
+        """`predict()` (the primary path) when compiled metrics need it, else None."""
+        if keras_private.compiled_metrics(self) is None:
+            return None
+        return predict()
+
+    def compute_objective(self, x, y, training=False, noise=None):
+        """`({"loss": total, term: value, ...}, y_pred or None)`: the subclass's objective."""
+        raise NotImplementedError
+
+    def predict_path(self, x, path):
+        """Deterministic prediction (means only) along `path`, shaped `(batch,) + target_shape`."""
+        raise NotImplementedError
+
+    def latent_distributions(self, x, y):
+        """`{"source": (mean, log_var), "target": ..., ["mapped": ...]}`: the Gaussians alignment is measured on.
+
+        "source" is the image side's own Gaussian, "target" the target
+        encoder's, and "mapped" (methods with a mapper) the mapper's output.
+        """
+        raise NotImplementedError
+
+    # --------------------------------------------------------------- inference
+    def call(self, inputs, training=False):
+        """Deterministic prediction along `self.inference_path`."""
+        return self.predict_path(inputs, self.inference_path)
+
+    def predict(self, x, *args, path=None, **kwargs):
+        """`keras.Model.predict` along `path` (one of `INFERENCE_PATHS`; default the primary one).
+
+        Each path keeps its own traced predict function, so alternating paths
+        does not trace again.
+        """
+        path = path or self.INFERENCE_PATHS[0]
+        if path not in self.INFERENCE_PATHS:
+            raise ValueError(
+                f"Unknown inference path {path!r} for {type(self).__name__}: choose one of {self.INFERENCE_PATHS}."
+            )
+        if path == self.inference_path:
+            return super().predict(x, *args, **kwargs)
+        cache = self.__dict__.setdefault("_predict_functions", {})
+        previous = self.inference_path
+        cache[previous] = self.predict_function
+        self.inference_path, self.predict_function = path, cache.get(path)
+        try:
+            return super().predict(x, *args, **kwargs)
+        finally:
+            cache[path] = self.predict_function
+            self.inference_path, self.predict_function = previous, cache[previous]
+
+    @property
+    def threshold(self):
+        """Classification: the decision threshold on probabilities (a float)."""
+        return float(ops.convert_to_numpy(self.threshold_variable.value))
+
+    def set_threshold(self, threshold):
+        """Sets the decision threshold (e.g. calibrated on validation data); saved with the model."""
+        threshold = float(threshold)
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f"The decision threshold is a probability strictly between 0 and 1; got {threshold}.")
+        self.threshold_variable.assign(threshold)
+
+    def predict_labels(self, x, path=None, **kwargs):
+        """Classification: 0/1 labels, `predict(x, path=...) > threshold`, as int32."""
+        if self.task != "classification":
+            raise ValueError("predict_labels is for classification models; this one does regression.")
+        return (self.predict(x, path=path, **kwargs) > self.threshold).astype("int32")
+
+    # ------------------------------------------------------------ fit plumbing
+    def compile(self, optimizer=None, loss=None, **kwargs):
+        """Like `keras.Model.compile`; the default optimizer is the paper's Adam(1e-4, 0.9, 0.999).
+
+        `loss` must be left out: the objective is built in (see `loss_weights`).
+        """
+        if loss is not None:
+            raise ValueError(
+                f"{type(self).__name__} computes its own objective; do not pass `loss` to compile(). "
+                f"Set the terms' weights with {type(self).__name__}(loss_weights={{...}}) instead."
+            )
+        if optimizer is None:
+            optimizer = keras.optimizers.Adam(learning_rate=1e-4, beta_1=0.9, beta_2=0.999)
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def compile_from_config(self, config):
+        """Re-compiles a loaded model with its saved optimizer and metrics."""
+        config = dict(keras.saving.deserialize_keras_object(config))
+        config.pop("loss", None)
+        self.compile(**config)
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    @property
+    def metrics(self):
+        metrics = list(self.term_trackers.values())
+        compiled = keras_private.compiled_metrics(self)
+        if compiled is not None:
+            metrics.append(compiled)
+        return metrics
+
+    def _update_metrics(self, terms, y, y_pred):
+        for name, tracker in self.term_trackers.items():
+            tracker.update_state(terms[name])
+        compiled = keras_private.compiled_metrics(self)
+        if compiled is not None and y_pred is not None:
+            compiled.update_state(y, y_pred)
+        return self.get_metrics_result()
+
+    def _unpack_data(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        name = type(self).__name__
+        if y is None:
+            raise ValueError(
+                f"{name} trains and evaluates on (source, target) pairs, but the data gave only "
+                f"inputs. Yield `(x, y)` with y of shape (batch,) + {self.target_shape}."
+            )
+        if sample_weight is not None:
+            raise ValueError(f"{name}'s objective does not take sample weights; yield `(x, y)` pairs only.")
+        return x, y
+
+    def _prepare_first_batch(self, data):
+        """Checks a first batch and builds the model and optimizer, before any step is traced.
+
+        Called by the backend hooks in `cmva_keras/backend/`, so that bad input
+        fails before a backend takes the model's state into a traced step.
+        """
+        x, y = self._unpack_data(data)
+        if not self.built:
+            self.build(tuple(x.shape))
+        self._check_inputs(x, y)
+        optimizer = getattr(self, "optimizer", None)
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(self.trainable_variables)
+
+    def _check_inputs(self, x, y):
+        """Static shape and dtype checks, run when a step is traced."""
+        name = type(self).__name__
+        for what, tensor in (("source input x", x), ("target y", y)):
+            dtype = str(getattr(tensor, "dtype", ""))
+            if not any(k in dtype for k in ("float", "int", "bool")):
+                raise TypeError(f"{name} expects a numeric {what}; got dtype {dtype or type(tensor).__name__}.")
+        for what, tensor, shape, fix in (
+            ("targets y", y, self.target_shape, "Reshape the targets, or build the model with the matching target_shape."),
+            ("source inputs x", x, self._source_input_shape,
+             "Resize the inputs in the pipeline, or build a new model for this shape."),
+        ):
+            if shape is None:
+                continue
+            expected, got = (None,) + tuple(shape), tuple(tensor.shape)
+            if len(got) != len(expected) or any(
+                e is not None and g is not None and e != g for e, g in zip(expected, got)
+            ):
+                raise ValueError(f"{name} expected {what} of shape {expected} (batch first), got {got}. {fix}")
+
+    # ----------------------------------------------------------------- config
+    def get_config(self):
+        config = super().get_config()
+        for name in self.PARTS:
+            config[name] = keras.saving.serialize_keras_object(self.part(name))
+        config.update(
+            target_shape=list(self.target_shape),
+            task=self.task,
+            loss_weights=dict(self.loss_weights),
+            seed=self.seed,
+            phase=self._phase,
+            threshold=self.threshold,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for name in cls.PARTS:
+            config[name] = keras.saving.deserialize_keras_object(config[name])
+        return cls(**config)
