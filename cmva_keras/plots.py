@@ -1,8 +1,8 @@
 """The paper's figures as PNG files, from NumPy arrays (matplotlib's Agg renderer, no display).
 
 - `plot_pck_curves`: 3D PCK curves with their AUC in the legend (Figures 4, 5).
-- `tsne` and `plot_latent_tsne`: an exact t-SNE in NumPy and the joint
-  embedding of several latent spaces (Figure 2).
+- `plot_latent_tsne`: the joint t-SNE embedding of several latent spaces
+  (Figure 2), by scikit-learn's `sklearn.manifold.TSNE`.
 - `plot_pose_grid`: 3D hand skeletons, ground truth and predictions per
   sample, optionally beside the input image (Figure 6).
 
@@ -21,22 +21,12 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from cmva_keras import keypoints
 from cmva_keras.metrics.pose import normalized_auc
 
-# RHD keypoint order: 0 wrist; thumb 1..4, index 5..8, middle 9..12, ring 13..16,
-# pinky 17..20, each finger listed tip first, so 4, 8, 12, 16, 20 are the MCP joints.
-FINGERS = ("thumb", "index", "middle", "ring", "pinky")
 FINGER_COLORS = ("tab:red", "tab:orange", "tab:green", "tab:blue", "tab:purple")
-HAND_BONES = tuple(
-    (finger, bone)
-    for finger in range(5)
-    for bone in (
-        (0, 4 * finger + 4),  # wrist - MCP
-        (4 * finger + 4, 4 * finger + 3),  # MCP - PIP
-        (4 * finger + 3, 4 * finger + 2),  # PIP - DIP
-        (4 * finger + 2, 4 * finger + 1),  # DIP - tip
-    )
-)
+# (finger, (parent, child)) for the 20 bones of `keypoints.BONES`, coloured by finger.
+HAND_BONES = tuple((finger, bone) for finger, bones in enumerate(keypoints.FINGER_BONES) for bone in bones)
 DEFAULT_MARKERS = ("^", "o", "x", "s", "D", "v", "P", "*")
 
 
@@ -99,197 +89,16 @@ def plot_pck_curves(curves, path, title="3D PCK", figsize=(6.0, 4.5), dpi=100):
 
 
 # ----------------------------------------------------------------------- t-SNE
-def _squared_distances(x):
-    squared_norms = np.sum(x * x, axis=1)
-    distances = squared_norms[:, None] + squared_norms[None, :] - 2.0 * (x @ x.T)
-    np.maximum(distances, 0.0, out=distances)
-    np.fill_diagonal(distances, 0.0)
-    return distances
+def _tsne(points, perplexity, seed, **tsne_kwargs):
+    """`(N, 2)` t-SNE embedding of `(N, d)` points: scikit-learn's Barnes-Hut `TSNE`, PCA-initialised.
 
-
-def _conditional_probabilities(distances, perplexity, tolerance=1e-5, max_steps=200):
-    """Rows `p_j|i ~ exp(-beta_i d_ij)` (p_i|i = 0, each row sums to 1) of the given perplexity.
-
-    Per point, a bisection on the Gaussian precision `beta_i` until the row's
-    entropy is `ln(perplexity)` nats (all points at once).
+    Deterministic for a given `seed`; O(N log N): the evaluation's 1,800 points
+    (3 groups x 600 latent means) take seconds on 2 CPU cores.
     """
-    n = distances.shape[0]
-    off_diagonal = ~np.eye(n, dtype=bool)
-    # Shifting each row by its smallest distance leaves p_j|i unchanged and avoids underflow.
-    shifted = distances - np.min(np.where(off_diagonal, distances, np.inf), axis=1, keepdims=True)
-    shifted[~off_diagonal] = 0.0
-    target = np.log(perplexity)
-    beta = np.ones(n)
-    beta_low = np.zeros(n)
-    beta_high = np.full(n, np.inf)
-    for _ in range(max_steps):
-        conditional = np.exp(-beta[:, None] * shifted) * off_diagonal
-        total = np.sum(conditional, axis=1)
-        conditional /= total[:, None]
-        entropy = np.log(total) + beta * np.sum(shifted * conditional, axis=1)
-        error = entropy - target
-        if np.all(np.abs(error) < tolerance):
-            break
-        too_flat = error > 0  # entropy too high: sharpen (raise beta)
-        beta_low = np.where(too_flat, beta, beta_low)
-        beta_high = np.where(too_flat, beta_high, beta)
-        beta = np.where(
-            too_flat,
-            np.where(np.isinf(beta_high), beta * 2.0, (beta + beta_high) / 2.0),
-            (beta + beta_low) / 2.0,
-        )
-    return conditional
+    from sklearn.manifold import TSNE
 
-
-def _joint_probabilities(distances, perplexity):
-    """Symmetric affinities `P = (P_cond + P_cond^T) / 2N` (sum 1), floored at 1e-12."""
-    conditional = _conditional_probabilities(distances, perplexity)
-    joint = (conditional + conditional.T) / (2.0 * distances.shape[0])
-    return np.maximum(joint, 1e-12)
-
-
-def _initial_embedding(x, n_components, init, rng):
-    n = x.shape[0]
-    if init == "random":
-        return rng.normal(scale=1e-4, size=(n, n_components))
-    # PCA: the top principal components, signs fixed (largest entry positive), first
-    # component scaled to standard deviation 1e-4 (as scikit-learn does).
-    centred = x - x.mean(axis=0)
-    u, s, _ = np.linalg.svd(centred, full_matrices=False)
-    components = u[:, :n_components] * s[:n_components]
-    if components.shape[1] < n_components:
-        extra = rng.normal(size=(n, n_components - components.shape[1]))
-        components = np.concatenate([components, extra], axis=1)
-    signs = np.sign(components[np.argmax(np.abs(components), axis=0), np.arange(n_components)])
-    components = components * np.where(signs == 0, 1.0, signs)
-    scale = np.std(components[:, 0])
-    return components / (scale if scale > 0 else 1.0) * 1e-4
-
-
-def _embedding_affinities(embedding):
-    """Student-t affinities `a_ij = 1 / (1 + |y_i - y_j|^2)`, `a_ii = 0`, as one N x N buffer.
-
-    Built per embedding dimension with outer differences (exact, and faster than a rank-2
-    matrix product for the 2 or 3 columns of an embedding).
-    """
-    columns = np.ascontiguousarray(embedding.T)
-    affinity = np.subtract.outer(columns[0], columns[0])
-    affinity *= affinity
-    if len(columns) > 1:
-        scratch = np.empty_like(affinity)
-        for column in columns[1:]:
-            np.subtract.outer(column, column, out=scratch)
-            scratch *= scratch
-            affinity += scratch
-    affinity += 1.0
-    np.reciprocal(affinity, out=affinity)
-    np.fill_diagonal(affinity, 0.0)
-    return affinity
-
-
-def _kl_divergence(joint, embedding):
-    affinity = _embedding_affinities(embedding)
-    q = np.maximum(affinity / np.sum(affinity), 1e-12)
-    return float(np.sum(joint * np.log(joint / q)))
-
-
-def _kl_gradient(p, embedding):
-    """Gradient of KL(P || Q): `4 sum_j (p_ij - q_ij) (y_i - y_j) / (1 + |y_i - y_j|^2)`.
-
-    `q_ij = a_ij / Z` with `a_ij` the Student-t affinity and `Z = sum a`; the pair weight
-    `w_ij = (p_ij - a_ij / Z) a_ij` is symmetric, and the gradient is
-    `4 (rowsum(W) y_i - (W y)_i)`. Worked in place on one N x N buffer: memory traffic,
-    not arithmetic, is the cost.
-    """
-    affinity = _embedding_affinities(embedding)
-    total = np.sum(affinity)
-    weights = p * affinity
-    affinity *= affinity
-    affinity /= total
-    weights -= affinity
-    # One matrix-vector product per column is faster than a (N, N) @ (N, 2) product here.
-    weighted = np.stack([weights @ column for column in np.ascontiguousarray(embedding.T)], axis=1)
-    return 4.0 * (np.sum(weights, axis=1)[:, None] * embedding - weighted)
-
-
-def tsne(
-    points,
-    perplexity=30.0,
-    seed=0,
-    n_components=2,
-    n_iter=1000,
-    learning_rate="auto",
-    early_exaggeration=12.0,
-    exaggeration_iters=250,
-    init="pca",
-    kl_every=50,
-    return_kl=False,
-):
-    """Exact t-SNE (van der Maaten and Hinton, 2008) in NumPy, for up to a few thousand points.
-
-    Gaussian affinities at the given perplexity on squared Euclidean
-    distances, symmetrised; Student-t (one degree of freedom) similarities in
-    the embedding; gradient descent on KL(P || Q) with early exaggeration
-    (x12 for 250 iterations, momentum 0.5, then 0.8) and per-parameter gains,
-    as scikit-learn's exact method. Memory and time are O(N^2) per iteration
-    (a few N x N float64 buffers, 32 MB each for N = 2,000): 2,000 points take
-    about a minute on a 2-core CPU, 200 points under a second.
-
-    Args:
-        points: `(N, d)` array, N >= 4.
-        perplexity: effective number of neighbours, below N - 1 (5 to 50 is usual).
-        seed: seeds the random generator (random initialisation, and padding
-            of a PCA initialisation when d < n_components).
-        n_components: embedding dimension.
-        n_iter: gradient steps in all, exaggeration included.
-        learning_rate: a float, or "auto" = max(N / early_exaggeration / 4, 50).
-        early_exaggeration, exaggeration_iters: the early-exaggeration phase.
-        init: "pca" (deterministic, keeps global structure) or "random".
-        kl_every: record KL(P || Q) every this many steps (if `return_kl`).
-        return_kl: also return the KL history.
-
-    Returns:
-        `(N, n_components)` embedding; with `return_kl`, also a `(M, 2)` array
-        of `(step, KL)` rows (step 0 is the initial embedding; the KL is of the
-        true P, also during exaggeration).
-    """
-    x = np.asarray(points, dtype=np.float64)
-    if x.ndim != 2 or not np.all(np.isfinite(x)):
-        raise ValueError(f"t-SNE needs a finite (N, d) array of points, got shape {x.shape}.")
-    n = x.shape[0]
-    if n < 4:
-        raise ValueError(f"t-SNE needs at least 4 points, got {n}.")
-    if not 1.0 <= perplexity < n - 1:
-        raise ValueError(
-            f"perplexity must lie in [1, N - 1) = [1, {n - 1}), got {perplexity}: lower it for {n} points."
-        )
-    if init not in ("pca", "random"):
-        raise ValueError(f"Unknown init {init!r}: choose 'pca' or 'random'.")
-    rng = np.random.default_rng(seed)
-    if learning_rate == "auto":
-        learning_rate = max(n / early_exaggeration / 4.0, 50.0)
-
-    joint = _joint_probabilities(_squared_distances(x), perplexity)
-    exaggerated = joint * early_exaggeration
-    embedding = _initial_embedding(x, n_components, init, rng)
-    update = np.zeros_like(embedding)
-    gains = np.ones_like(embedding)
-    history = [(0, _kl_divergence(joint, embedding))] if return_kl else []
-    for step in range(1, n_iter + 1):
-        exaggerating = step <= exaggeration_iters
-        gradient = _kl_gradient(exaggerated if exaggerating else joint, embedding)
-        momentum = 0.5 if exaggerating else 0.8
-        # Delta-bar-delta gains: grow while the descent direction (-gradient) keeps the last
-        # step's sign, shrink when it flips.
-        gains = np.where(update * gradient < 0.0, gains + 0.2, gains * 0.8)
-        np.maximum(gains, 0.01, out=gains)
-        update = momentum * update - learning_rate * gains * gradient
-        embedding = embedding + update
-        if return_kl and (step % kl_every == 0 or step == n_iter):
-            history.append((step, _kl_divergence(joint, embedding)))
-    if return_kl:
-        return embedding, np.asarray(history)
-    return embedding
+    options = {"init": "pca", "learning_rate": "auto", **tsne_kwargs}
+    return TSNE(n_components=2, perplexity=perplexity, random_state=seed, **options).fit_transform(points)
 
 
 def _label_colors(labels):
@@ -329,7 +138,11 @@ def plot_latent_tsne(
         groups: dict name -> `(N, d)` array, the same N samples and d in every group.
         labels: `(N,)` labels of the samples (ints or strings), shared by the groups.
         path: output `.png` file.
-        perplexity, seed, **tsne_kwargs: passed to `tsne`.
+        perplexity: t-SNE's effective number of neighbours, below the total
+            number of points embedded (all groups together).
+        seed: `random_state` of the t-SNE; the same seed gives the same figure.
+        **tsne_kwargs: further `sklearn.manifold.TSNE` arguments (e.g.
+            `early_exaggeration`, `metric`).
         markers: optional dict name -> matplotlib marker.
         title, figsize, dpi: figure settings; the PNG is `figsize * dpi` pixels.
         label_title: what the labels are, the title of their legend.
@@ -353,7 +166,7 @@ def plot_latent_tsne(
     for i, name in enumerate(arrays):
         markers.setdefault(name, DEFAULT_MARKERS[i % len(DEFAULT_MARKERS)])
 
-    embedding = tsne(np.concatenate(list(arrays.values())), perplexity=perplexity, seed=seed, **tsne_kwargs)
+    embedding = _tsne(np.concatenate(list(arrays.values())), perplexity, seed, **tsne_kwargs)
     n = labels.shape[0]
     embedded = {name: embedding[i * n : (i + 1) * n] for i, name in enumerate(arrays)}
 
@@ -440,7 +253,7 @@ def plot_pose_grid(
         The path written.
     """
     gt = np.asarray(gt, dtype=np.float64)
-    if gt.ndim != 3 or gt.shape[1:] != (21, 3):
+    if gt.ndim != 3 or gt.shape[1:] != (keypoints.NUM_KEYPOINTS, 3):
         raise ValueError(f"gt must be (N, 21, 3) poses in RHD order, got {gt.shape}.")
     preds = {name: np.asarray(value, dtype=np.float64) for name, value in (preds or {}).items()}
     for name, value in preds.items():
