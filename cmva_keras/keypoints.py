@@ -16,8 +16,9 @@ order is written once):
 
 - `NUM_KEYPOINTS` (21) and `NAMES`: "wrist", "thumb_tip", "thumb_dip", ...,
   "pinky_mcp", in order.
-- `WRIST`: 0. RHD labels the wrist there; the dataset builders replace it by
-  the palm root (below), so in built data keypoint 0 is `ROOT`.
+- `WRIST`: 0. RHD labels the wrist there; in built data it holds the palm
+  root instead (RHD's builder replaces the wrist by it, STB labels the palm
+  there), see `ROOT`.
 - `FINGERS`: per finger, its indices `(tip, DIP, PIP, MCP)`.
 - `TIPS`, `DIPS`, `PIPS`, `MCPS`: one index per finger, thumb to pinky
   (`TIPS == (1, 5, 9, 13, 17)`, `MCPS == (4, 8, 12, 16, 20)`).
