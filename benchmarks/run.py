@@ -1,28 +1,35 @@
 """Speed benchmark: CMVA's Keras training step against hand-written loops of the same objective.
 
-  .venv/bin/python scripts/benchmark.py --backend all            # the table of docs/benchmarks.md (~10 min, 2 CPUs)
-  .venv/bin/python scripts/benchmark.py --backend torch --quick  # seconds-long smoke run
-  .venv/bin/python scripts/benchmark.py --backend all --profile  # each speed proposal timed alone
+From the repository root:
+
+  .venv/bin/python benchmarks/run.py --backend all --threads 1   # the table of docs/benchmarks.md (5-7 min, 2 CPUs)
+  .venv/bin/python benchmarks/run.py --backend torch --quick     # seconds-long smoke run
 
 Each backend runs in its own process (KERAS_BACKEND is fixed per process).
 Before timing, each hand-written loop's first-step loss is checked against
 `CMVA.compute_objective` on the same weights, batch and noise (1e-5 relative);
-the run stops if it differs. Writes <out>/benchmark.{md,json} (or
-profile.{md,json}) and prints the Markdown.
+the run stops if it differs. Writes <out>/benchmark.{md,json} and prints the
+Markdown. The benchmark is not part of the `cmva_keras` package (not in the
+wheel); this script puts `benchmarks/` and the repository root on `sys.path`.
 """
 
 import argparse
+import os
 import sys
 
-from cmva_keras.benchmark.config import BACKENDS, full_config, quick_config
-from cmva_keras.benchmark.launcher import run_backends, write_report
+BENCHMARKS_DIR = os.path.dirname(os.path.abspath(__file__))
+for _path in (BENCHMARKS_DIR, os.path.dirname(BENCHMARKS_DIR)):  # cmva_benchmark, and the checkout's cmva_keras
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+from cmva_benchmark.config import BACKENDS, full_config, quick_config  # noqa: E402
+from cmva_benchmark.launcher import run_backends, write_report  # noqa: E402
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", default="all", choices=("all",) + BACKENDS, help="Backend(s) to time.")
     parser.add_argument("--quick", action="store_true", help="Small layers, few steps: a seconds-long smoke run.")
-    parser.add_argument("--profile", action="store_true", help="Time each speed proposal alone (ablation).")
     parser.add_argument("--out", default="workdirs/benchmark", help="Folder for the .md and .json results.")
     parser.add_argument("--threads", type=int, default=None, help="Intra-op threads per framework (default: theirs).")
     parser.add_argument("--rounds", type=int, default=None, help="Timed rounds (default 3).")
@@ -30,7 +37,6 @@ def parse_args(argv):
     parser.add_argument("--phases", default=None, help="Comma-separated phases to time, e.g. 3,2 (default).")
     parser.add_argument("--rows", default=None, help="Comma-separated rows to time, e.g. keras,hand (default: all).")
     parser.add_argument("--no-torch-compile", action="store_true", help="Skip Keras torch with jit_compile=True.")
-    parser.add_argument("--no-proposals", action="store_true", help="Skip the LeanCMVA rows.")
     parser.add_argument("--timeout", type=float, default=None, help="Seconds allowed per backend process.")
     return parser.parse_args(argv)
 
@@ -51,13 +57,10 @@ def main(argv=None):
     try:
         config = (quick_config if args.quick else full_config)(**overrides)
     except ValueError as error:
-        raise SystemExit(f"benchmark.py: {error}")
+        raise SystemExit(f"run.py: {error}")
     backends = BACKENDS if args.backend == "all" else (args.backend,)
-    results = run_backends(
-        backends, config, threads=args.threads, proposals=not args.no_proposals, profile=args.profile,
-        timeout=args.timeout,
-    )
-    text = write_report(results, config, args.out, threads=args.threads, name="profile" if args.profile else "benchmark")
+    results = run_backends(backends, config, threads=args.threads, timeout=args.timeout)
+    text = write_report(results, config, args.out, threads=args.threads)
     print(text)
     return results
 

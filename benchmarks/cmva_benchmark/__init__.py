@@ -1,8 +1,9 @@
 """Speed benchmark of CMVA's Keras training step against hand-written loops of the same objective.
 
-`scripts/benchmark.py --backend all` runs it (one process per backend) and
-writes a Markdown table and JSON; docs/benchmarks.md holds the latest table.
-Modules:
+Benchmark code, not part of the `cmva_keras` package (not in the wheel): it
+imports the library as `cmva_keras`. `python benchmarks/run.py --backend all`,
+from the repository root, runs it (one process per backend) and writes a
+Markdown table and JSON; docs/benchmarks.md holds the latest table. Modules:
 
 - `config`: `BenchmarkConfig` (model sizes, Adam settings, timing schedule).
 - `model`: the benchmark CMVA, its data and noise, its weights as arrays.
@@ -11,12 +12,11 @@ Modules:
   under its backend's process).
 - `rows`, `timing`, `runner`: timing of Keras `fit` and of the loops, with the
   first-step loss check against `CMVA.compute_objective`.
-- `proposals`: `LeanCMVA`, the measured speed proposals; `ablation`: their one-by-one timing (`--profile`).
 - `report`, `worker`, `launcher`: the per-backend processes and the report.
 """
 
-from cmva_keras.benchmark.config import BenchmarkConfig, full_config, quick_config
-from cmva_keras.benchmark.model import (
+from cmva_benchmark.config import BenchmarkConfig, full_config, quick_config
+from cmva_benchmark.model import (
     build_benchmark_cmva,
     extract_params,
     fixed_noise,
@@ -24,7 +24,7 @@ from cmva_keras.benchmark.model import (
     loss_weights,
     synthetic_batches,
 )
-from cmva_keras.benchmark.runner import EquivalenceError, check_equivalence, make_hand_loop, run_backend
+from cmva_benchmark.runner import EquivalenceError, check_equivalence, make_hand_loop, run_backend
 
 __all__ = [
     "BenchmarkConfig",

@@ -10,13 +10,6 @@ VARIANTS = {
 }
 """Benchmark rows per backend; `"hand"` is each backend's reference loop."""
 
-PROPOSAL_VARIANTS = {
-    "tensorflow": ("keras_lean",),
-    "jax": ("keras_lean",),
-    "torch": ("keras_lean",),
-}
-"""Extra rows that time `cmva_keras.benchmark.proposals.LeanCMVA` (measured proposals)."""
-
 BACKENDS = tuple(VARIANTS)
 
 
@@ -77,7 +70,7 @@ class BenchmarkConfig:
                 f"Need rounds >= 1, warmup_steps >= 0 and num_batches >= 1; got rounds={self.rounds}, "
                 f"warmup_steps={self.warmup_steps}, num_batches={self.num_batches}."
             )
-        known = {row for rows in (*VARIANTS.values(), *PROPOSAL_VARIANTS.values()) for row in rows}
+        known = {row for rows in VARIANTS.values() for row in rows}
         unknown = sorted(set(self.rows) - known)
         if unknown:
             raise ValueError(f"Unknown row(s) {unknown}: the rows are {sorted(known)}.")

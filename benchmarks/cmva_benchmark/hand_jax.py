@@ -7,9 +7,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cmva_keras.benchmark import hand_objective
-from cmva_keras.benchmark.model import NOISE_KEYS
-from cmva_keras.phases import get_phase
+import cmva_keras as cm
+from cmva_benchmark import hand_objective
+from cmva_benchmark.model import NOISE_KEYS
 
 F = types.SimpleNamespace(
     dense=lambda x, kernel, bias: x @ kernel + bias,
@@ -65,7 +65,7 @@ class JaxLoop:
     def __init__(self, params, weights, phase, config):
         self.config = config
         self.weights = dict(weights)
-        trained = get_phase(phase).trained_parts
+        trained = cm.PHASES[phase].trained_parts
         as_jax = functools.partial(jax.tree.map, jnp.asarray)
         self.trained = {k: as_jax(v) for k, v in params.items() if k in trained}
         self.frozen = {k: as_jax(v) for k, v in params.items() if k not in trained}

@@ -61,7 +61,7 @@ def objective(F, params, x, y, noise, weights, wasserstein_eps=1e-8):
     Args:
         F: the framework namespace (see the module docstring).
         params: nested `(kernel, bias)` pairs laid out as
-            `cmva_keras.benchmark.model.extract_params` returns them, as framework tensors.
+            `cmva_benchmark.model.extract_params` returns them, as framework tensors.
         x: `(batch, input_dim)` source batch; y: `(batch, target_dim)` targets.
         noise: `{"z1", "z2", "z_v", "z_m"}` -> `(batch, latent_dim)` standard-normal draws.
         weights: `{term: float}`, zero for the terms the phase does not optimise.

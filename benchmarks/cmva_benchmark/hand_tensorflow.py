@@ -5,9 +5,9 @@ import types
 import numpy as np
 import tensorflow as tf
 
-from cmva_keras.benchmark import hand_objective
-from cmva_keras.benchmark.model import NOISE_KEYS
-from cmva_keras.phases import get_phase
+import cmva_keras as cm
+from cmva_benchmark import hand_objective
+from cmva_benchmark.model import NOISE_KEYS
 
 F = types.SimpleNamespace(
     dense=lambda x, kernel, bias: tf.nn.bias_add(tf.matmul(x, kernel), bias),
@@ -45,7 +45,7 @@ class TensorFlowLoop:
         self.config = config
         self.weights = dict(weights)
         self.params = tf.nest.map_structure(lambda a: tf.Variable(a, dtype=tf.float32), params)
-        trained = get_phase(phase).trained_parts
+        trained = cm.PHASES[phase].trained_parts
         self.trained = [v for name in trained for v in _flatten(self.params[name])]
         self.m = [tf.Variable(tf.zeros_like(v)) for v in self.trained]
         self.v = [tf.Variable(tf.zeros_like(v)) for v in self.trained]

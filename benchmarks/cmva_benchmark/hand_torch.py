@@ -4,9 +4,9 @@ import types
 
 import torch
 
-from cmva_keras.benchmark import hand_objective
-from cmva_keras.benchmark.model import NOISE_KEYS
-from cmva_keras.phases import get_phase
+import cmva_keras as cm
+from cmva_benchmark import hand_objective
+from cmva_benchmark.model import NOISE_KEYS
 
 F = types.SimpleNamespace(
     # addmm is what torch.nn.Linear runs: one fused bias + matmul kernel.
@@ -55,7 +55,7 @@ class TorchLoop:
     def __init__(self, params, weights, phase, config):
         self.config = config
         self.weights = dict(weights)
-        trained = get_phase(phase).trained_parts
+        trained = cm.PHASES[phase].trained_parts
         self.params = {
             name: _map(lambda a, t=name in trained: torch.tensor(a, requires_grad=t), part)
             for name, part in params.items()

@@ -8,18 +8,26 @@ import subprocess
 import sys
 import tempfile
 
-from cmva_keras.benchmark.config import BACKENDS
-from cmva_keras.benchmark.report import machine_info, markdown_report, profile_report
-from cmva_keras.benchmark.worker import config_to_json
+from cmva_benchmark.config import BACKENDS
+from cmva_benchmark.report import machine_info, markdown_report
+from cmva_benchmark.worker import config_to_json
+
+BENCHMARKS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+"""`benchmarks/`, which holds the `cmva_benchmark` package."""
+REPO_ROOT = os.path.dirname(BENCHMARKS_DIR)
+"""The repository root, which holds the `cmva_keras` package being measured."""
 
 
 def worker_environment(backend, threads=None):
     """The environment of a backend's process: `KERAS_BACKEND`, no GPU, quiet TF, optional thread limits.
 
+    `PYTHONPATH` starts with `benchmarks/` (for `cmva_benchmark`) and the
+    repository root (so the checkout's `cmva_keras` is the one measured).
     `threads` caps the intra-op threads of every framework (OpenMP for torch,
     TF's intra/inter-op pools; JAX/XLA only supports one thread or its default).
     """
     env = dict(os.environ, KERAS_BACKEND=backend, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="2")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (BENCHMARKS_DIR, REPO_ROOT, env.get("PYTHONPATH")) if p)
     if threads:
         env.update(
             OMP_NUM_THREADS=str(threads), TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS=str(threads)
@@ -30,8 +38,8 @@ def worker_environment(backend, threads=None):
     return env
 
 
-def run_backends(backends, config, threads=None, proposals=True, profile=False, timeout=None):
-    """Runs `cmva_keras.benchmark.worker` once per backend, one after the other; returns `{backend: result}`.
+def run_backends(backends, config, threads=None, timeout=None):
+    """Runs `cmva_benchmark.worker` once per backend, one after the other; returns `{backend: result}`.
 
     Raises:
         RuntimeError: naming the backend whose process failed, with its exit code.
@@ -43,9 +51,7 @@ def run_backends(backends, config, threads=None, proposals=True, profile=False, 
     with tempfile.TemporaryDirectory() as tmp:
         for backend in backends:
             out = os.path.join(tmp, f"{backend}.json")
-            command = [sys.executable, "-m", "cmva_keras.benchmark.worker", config_to_json(config), out]
-            command += [] if proposals else ["--no-proposals"]
-            command += ["--profile"] if profile else []
+            command = [sys.executable, "-m", "cmva_benchmark.worker", config_to_json(config), out]
             completed = subprocess.run(command, env=worker_environment(backend, threads), timeout=timeout)
             if completed.returncode != 0:
                 raise RuntimeError(
@@ -57,16 +63,15 @@ def run_backends(backends, config, threads=None, proposals=True, profile=False, 
     return results
 
 
-def write_report(results, config, out_dir, command=None, threads=None, name="benchmark"):
-    """Writes `<name>.json` and `<name>.md` into `out_dir`; returns the Markdown text."""
+def write_report(results, config, out_dir, command=None, threads=None):
+    """Writes `benchmark.json` and `benchmark.md` into `out_dir`; returns the Markdown text."""
     command = command or shlex.join(getattr(sys, "orig_argv", sys.argv))
     machine = dict(machine_info(), threads=threads or "framework default")
     config_dict = dataclasses.asdict(config)
     os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, f"{name}.json"), "w") as f:
+    with open(os.path.join(out_dir, "benchmark.json"), "w") as f:
         json.dump({"command": command, "machine": machine, "config": config_dict, "results": results}, f, indent=1)
-    render = profile_report if name == "profile" else markdown_report
-    text = render(results, command, machine, config_dict)
-    with open(os.path.join(out_dir, f"{name}.md"), "w") as f:
+    text = markdown_report(results, command, machine, config_dict)
+    with open(os.path.join(out_dir, "benchmark.md"), "w") as f:
         f.write(text)
     return text

@@ -3,23 +3,21 @@
 import keras
 import numpy as np
 
+import cmva_keras as cm
 from cmva_keras.layers import GaussianEncoder, Mapper, MLP
-from cmva_keras.models import CMVA
-from cmva_keras.phases import TERMS
 
 NOISE_KEYS = ("z1", "z2", "z_v", "z_m")
 
 
-def build_benchmark_cmva(config, phase=3, model_class=CMVA):
+def build_benchmark_cmva(config, phase=3):
     """A built, uncompiled CMVA shaped like the hand task's branches (see `BenchmarkConfig`).
 
     The weights come from `keras.utils.set_random_seed(config.seed)`, so every
-    call gives the same initial weights. `model_class` may be a subclass
-    (`proposals.LeanCMVA`) taking the same arguments.
+    call gives the same initial weights.
     """
     keras.utils.set_random_seed(config.seed)
     hidden = tuple(config.hidden_units)
-    model = model_class(
+    model = cm.CMVA(
         source_encoder=GaussianEncoder(config.latent_dim, hidden_units=hidden),
         source_decoder=MLP(config.target_dim, hidden_units=hidden),
         target_encoder=GaussianEncoder(config.latent_dim, hidden_units=hidden),
@@ -91,7 +89,7 @@ def _gaussian(hidden_layers, head):
 def extract_params(model):
     """The weights of a benchmark CMVA as nested dicts of NumPy `(kernel, bias)` pairs.
 
-    Layout, read by `cmva_keras.benchmark.hand_objective`:
+    Layout, read by `cmva_benchmark.hand_objective`:
     `{"source_encoder" | "target_encoder": {"hidden": [(W, b), ...], "mean": (W, b), "log_var": (W, b)},
     "source_decoder" | "target_decoder": {"hidden": [...], "output": (W, b)},
     "mapper": {"encoder": <gaussian>, "decoder": <gaussian>}}`; each `W` is
@@ -130,7 +128,7 @@ def extract_params(model):
 def loss_weights(model):
     """The model's current (phase-masked) loss weights, `{term: float}`."""
     return {
-        name: float(keras.ops.convert_to_numpy(model.loss_weight_variables[name].value)) for name in TERMS
+        name: float(keras.ops.convert_to_numpy(model.loss_weight_variables[name].value)) for name in cm.TERMS
     }
 
 

@@ -7,16 +7,13 @@ import platform
 LABELS = {
     ("tensorflow", "keras"): "Keras TF, jit_compile=False",
     ("tensorflow", "keras_xla"): "Keras TF, jit_compile=True (XLA)",
-    ("tensorflow", "keras_lean"): "Keras TF + proposals (LeanCMVA), jit_compile=False",
     ("tensorflow", "hand"): "hand-written TF: tf.function + GradientTape + hand Adam",
     ("tensorflow", "hand_xla"): "hand-written TF, tf.function(jit_compile=True)",
     ("jax", "keras"): "Keras JAX (jit)",
     ("jax", "keras_spe10"): "Keras JAX, steps_per_execution=10",
-    ("jax", "keras_lean"): "Keras JAX + proposals (LeanCMVA)",
     ("jax", "hand"): "hand-written JAX: jax.jit + hand Adam",
     ("torch", "keras"): "Keras torch, default (eager)",
     ("torch", "keras_compile"): "Keras torch, jit_compile=True (torch.compile)",
-    ("torch", "keras_lean"): "Keras torch + proposals (LeanCMVA), eager",
     ("torch", "hand"): "hand-written PyTorch eager + torch.optim.Adam",
 }
 """Human-readable name of each (backend, row)."""
@@ -103,7 +100,7 @@ def markdown_report(results, command, machine, config):
         out += ["", f"### Phase {phase} ({title})", "", phase_table(results, phase), "",
                 "Load average after each round: " + "; ".join(
                     f"{b} " + ", ".join(_fmt(v) for v in (l or [])) for b, l in loads.items())]
-    out += ["", "First-step loss of each hand-written loop (and of LeanCMVA) against `CMVA.compute_objective`, "
+    out += ["", "First-step loss of each hand-written loop against `CMVA.compute_objective`, "
                 "same weights, batch and noise (largest relative error over phases):", ""]
     for backend, result in results.items():
         worst = {}
@@ -113,39 +110,3 @@ def markdown_report(results, command, machine, config):
         out.append(f"- {backend}: " + ", ".join(f"{row} {err:.1e}" for row, err in worst.items()))
     return "\n".join(out) + "\n"
 
-
-def profile_report(results, command, machine, config):
-    """Markdown of `--profile`: each proposal's steps/s against plain `CMVA`, and torch's per-part breakdown."""
-    out = [
-        f"Command: `{command}`",
-        "",
-        f"Machine: {machine['nproc']} CPUs ({machine['cpu_model']}), threads {machine.get('threads')}; "
-        f"run {machine['date']}. Model as in the benchmark; {config['rounds']} rounds of "
-        f"{config['steps_per_round']} steps. Ratios: steps/s of the row over plain Keras CMVA, same round, "
-        "median over rounds (1.25x = 25% more steps per second).",
-    ]
-    for backend, result in results.items():
-        for phase, phase_result in sorted(result.get("phases", {}).items(), reverse=True):
-            loads = ", ".join(_fmt(v) for v in phase_result.get("load_per_round", []))
-            out += [
-                "",
-                f"### {backend}, phase {phase} (load average per round: {loads or 'n/a'})",
-                "",
-                "| row | steps/s (median) | min-max | vs Keras CMVA | steps per CPU-s | vs Keras CMVA, CPU time |",
-                "| --- | --- | --- | --- | --- | --- |",
-            ]
-            for name, row in phase_result["rows"].items():
-                out.append(
-                    f"| {name} | {_fmt(row['steps_per_s'])} | {_fmt(row['min'])}-{_fmt(row['max'])} "
-                    f"| {_ratio(row.get('ratio'))} | {_fmt(row.get('steps_per_cpu_s'))} | {_ratio(row.get('cpu_ratio'))} |"
-                )
-            breakdown = phase_result.get("breakdown_ms")
-            if breakdown:
-                keys = list(dict.fromkeys(k for parts in breakdown.values() for k in parts))
-                out += ["", "Milliseconds per step, median (outside `fit`):", "",
-                        "| setup | " + " | ".join(keys) + " | sum |",
-                        "| --- |" + " --- |" * (len(keys) + 1)]
-                for setup, parts in breakdown.items():
-                    cells = [_fmt(parts.get(k), 2) if k in parts else "-" for k in keys]
-                    out.append(f"| {setup} | " + " | ".join(cells) + f" | {_fmt(sum(parts.values()), 2)} |")
-    return "\n".join(out) + "\n"

@@ -11,8 +11,8 @@ import time
 
 import numpy as np
 
-from cmva_keras.benchmark.model import make_adam
-from cmva_keras.benchmark.timing import EpochTimer
+from cmva_benchmark.model import make_adam
+from cmva_benchmark.timing import EpochTimer
 
 
 class KerasRow:

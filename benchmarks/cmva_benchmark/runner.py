@@ -1,7 +1,7 @@
 """Runs every benchmark row of the current Keras backend in this process and returns the results as a dict.
 
 One process per backend (`KERAS_BACKEND` is fixed when Keras is imported);
-`scripts/benchmark.py --backend all` starts one such process per backend.
+`python benchmarks/run.py --backend all` starts one such process per backend.
 """
 
 import os
@@ -10,8 +10,8 @@ import time
 
 import keras
 
-from cmva_keras.benchmark.config import PROPOSAL_VARIANTS, VARIANTS
-from cmva_keras.benchmark.model import (
+from cmva_benchmark.config import VARIANTS
+from cmva_benchmark.model import (
     build_benchmark_cmva,
     extract_params,
     fixed_noise,
@@ -19,8 +19,8 @@ from cmva_keras.benchmark.model import (
     loss_weights,
     synthetic_batches,
 )
-from cmva_keras.benchmark.rows import HandRow, KerasRow
-from cmva_keras.benchmark.timing import summarize
+from cmva_benchmark.rows import HandRow, KerasRow
+from cmva_benchmark.timing import summarize
 
 TOLERANCE = 1e-5
 """Largest relative difference allowed between a hand-written loop's first loss and `compute_objective`'s."""
@@ -33,7 +33,7 @@ KERAS_COMPILE = {
     ("torch", "keras"): {},
     ("torch", "keras_compile"): {"jit_compile": True},
 }
-"""`compile()` arguments of each Keras row; `keras_lean` rows take their backend's "keras" arguments."""
+"""`compile()` arguments of each Keras row."""
 
 
 class EquivalenceError(AssertionError):
@@ -48,15 +48,15 @@ def relative_error(reference, value):
 def make_hand_loop(backend, name, params, weights, phase, config):
     """The hand-written loop of `backend` for row `name` ("hand" or "hand_xla")."""
     if backend == "tensorflow":
-        from cmva_keras.benchmark.hand_tensorflow import TensorFlowLoop
+        from cmva_benchmark.hand_tensorflow import TensorFlowLoop
 
         return TensorFlowLoop(params, weights, phase, config, jit_compile=name == "hand_xla")
     if backend == "jax":
-        from cmva_keras.benchmark.hand_jax import JaxLoop
+        from cmva_benchmark.hand_jax import JaxLoop
 
         return JaxLoop(params, weights, phase, config)
     if backend == "torch":
-        from cmva_keras.benchmark.hand_torch import TorchLoop
+        from cmva_benchmark.hand_torch import TorchLoop
 
         return TorchLoop(params, weights, phase, config)
     raise ValueError(f"No hand-written loop for backend {backend!r}; the backends are {tuple(VARIANTS)}.")
@@ -75,33 +75,17 @@ def check_equivalence(reference_terms, terms, row_name, tolerance=TOLERANCE):
     return errors
 
 
-def row_names(backend, config, proposals=True):
-    """The rows timed for `backend`: its variants (minus torch.compile if disabled), the proposal rows,
-    restricted to `config.rows` when given ("hand" is always kept)."""
+def row_names(backend, config):
+    """The rows timed for `backend`: its variants (minus torch.compile if disabled), restricted to
+    `config.rows` when given ("hand" is always kept)."""
     names = list(VARIANTS[backend])
     if backend == "torch" and not config.torch_compile:
         names.remove("keras_compile")
-    if proposals:
-        names += list(PROPOSAL_VARIANTS[backend])
     if config.rows:
         names = [n for n in names if n in config.rows]
         if "hand" not in names:
             names.append("hand")  # every ratio is taken against it
     return names
-
-
-def lean_class(name):
-    """The `LeanCMVA` constructor of row `name`: "keras_lean" (its default proposals) or "lean:<proposal>" (one)."""
-    import functools
-
-    from cmva_keras.benchmark.proposals import PROPOSALS, LeanCMVA
-
-    if name == "keras_lean":
-        return LeanCMVA
-    proposal = name.split(":", 1)[1]
-    if proposal not in PROPOSALS:
-        raise ValueError(f"Unknown proposal {proposal!r} in row {name!r}: the proposals are {PROPOSALS}.")
-    return functools.partial(LeanCMVA, **{p: p == proposal for p in PROPOSALS})
 
 
 def build_rows(backend, config, phase, names, batches, log=print):
@@ -121,10 +105,6 @@ def build_rows(backend, config, phase, names, batches, log=print):
         if name.startswith("hand"):
             row = HandRow(name, make_hand_loop(backend, name, params, weights, phase, config), batches)
             checks[name] = check_equivalence(reference_terms, row.first_loss(x, y, noise), f"{backend} {name}")
-        elif name == "keras_lean" or name.startswith("lean:"):
-            model = build_benchmark_cmva(config, phase, model_class=lean_class(name))
-            checks[name] = check_equivalence(reference_terms, keras_objective(model, x, y, noise), f"{backend} {name}")
-            row = KerasRow(name, model, batches, config, **KERAS_COMPILE[(backend, "keras")])
         else:
             model = reference if name == "keras" else build_benchmark_cmva(config, phase)
             row = KerasRow(name, model, batches, config, **KERAS_COMPILE[(backend, name)])
@@ -134,14 +114,14 @@ def build_rows(backend, config, phase, names, batches, log=print):
     return rows, checks
 
 
-def time_rows(rows, config, reference="hand", log=print, loads=None):
+def time_rows(rows, config, log=print, loads=None):
     """First step, warm-up, then `config.rounds` rounds of every row in rotating order.
 
     Returns:
         `{row: {"first_step_s", "steps_per_s", "min", "max", "rounds", "ratio", "ratios",
         "steps_per_cpu_s", "cpu_rounds", "cpu_ratio"}}`; `ratio` is the median over rounds of
-        (row's steps/s) / (reference row's steps/s, same round); the `cpu_` entries count
-        steps per CPU-second of the process instead of per wall-clock second.
+        (row's steps/s) / ("hand" row's steps/s, same round), absent without a "hand" row;
+        the `cpu_` entries count steps per CPU-second of the process instead of per wall-clock second.
         The load average after each round is appended to `loads` when given.
     """
     names = list(rows)
@@ -169,9 +149,9 @@ def time_rows(rows, config, reference="hand", log=print, loads=None):
     results = {}
     for name in names:
         ratios = cpu_ratios = None
-        if reference in rates:
-            ratios = [a / b for a, b in zip(rates[name], rates[reference])]
-            cpu_ratios = [a / b for a, b in zip(cpu_rates[name], cpu_rates[reference])]
+        if "hand" in rates:
+            ratios = [a / b for a, b in zip(rates[name], rates["hand"])]
+            cpu_ratios = [a / b for a, b in zip(cpu_rates[name], cpu_rates["hand"])]
         results[name] = {"first_step_s": first[name], **summarize(rates[name], ratios, cpu_rates[name], cpu_ratios)}
     return results
 
@@ -204,7 +184,7 @@ def framework_versions():
     return versions
 
 
-def run_backend(config, proposals=True, log=print):
+def run_backend(config, log=print):
     """Times every row of the current backend for each of `config.phases`; returns a JSON-ready dict."""
     backend = keras.backend.backend()
     start = time.perf_counter()
@@ -215,7 +195,7 @@ def run_backend(config, proposals=True, log=print):
         "load_before": load_average(),
         "phases": {},
     }
-    names = row_names(backend, config, proposals)
+    names = row_names(backend, config)
     batches = synthetic_batches(config)
     for phase in config.phases:
         log(f"[{backend}] phase {phase}: building {', '.join(names)}")

@@ -1,6 +1,7 @@
-"""One backend's benchmark process: `python -m cmva_keras.benchmark.worker CONFIG_JSON OUT_JSON [--no-proposals] [--profile]`.
+"""One backend's benchmark process: `python -m cmva_benchmark.worker CONFIG_JSON OUT_JSON`.
 
-`KERAS_BACKEND` must be set in the environment (the launcher does it).
+`KERAS_BACKEND` must be set in the environment, and `benchmarks/` must be on
+`PYTHONPATH` (the launcher does both).
 Progress goes to stdout; the results to OUT_JSON.
 """
 
@@ -8,7 +9,7 @@ import dataclasses
 import json
 import sys
 
-from cmva_keras.benchmark.config import BenchmarkConfig
+from cmva_benchmark.config import BenchmarkConfig
 
 
 def config_from_json(text):
@@ -25,22 +26,16 @@ def config_to_json(config):
 
 
 def main(argv):
-    if len(argv) < 3:
+    if len(argv) != 3:
         raise SystemExit(__doc__)
     config = config_from_json(argv[1])
-    flags = set(argv[3:])
 
     def log(message):
         print(message, flush=True)
 
-    if "--profile" in flags:
-        from cmva_keras.benchmark.ablation import profile_backend
+    from cmva_benchmark.runner import run_backend
 
-        result = profile_backend(config, log=log)
-    else:
-        from cmva_keras.benchmark.runner import run_backend
-
-        result = run_backend(config, proposals="--no-proposals" not in flags, log=log)
+    result = run_backend(config, log=log)
     with open(argv[2], "w") as f:
         json.dump(result, f, indent=1)
 

@@ -1,8 +1,12 @@
-"""The speed benchmark: its hand-written loops compute CMVA's objective, its proposals keep training the same.
+"""The speed benchmark: its hand-written loops compute CMVA's objective and train the phase's parts.
 
-Runs under the KERAS_BACKEND of the process (the hand-written loop of that
-backend is the one checked); the Adam formula tests of the TensorFlow and JAX
-loops run under every backend (both frameworks are always installed).
+Run from the repository root with `pytest benchmarks/tests` (not part of the
+main suite; `conftest.py` puts `benchmarks/` on `sys.path`). Runs under the
+KERAS_BACKEND of the process (the hand-written loop of that backend is the one
+checked); the Adam formula tests of the TensorFlow and JAX loops run under
+every backend (both frameworks are always installed). That `compute_objective`
+itself follows the method's formulas is a library test
+(`tests/test_objective_reference.py`).
 """
 
 import json
@@ -15,7 +19,8 @@ import numpy as np
 import pytest
 
 import cmva_keras as cm
-from cmva_keras.benchmark import (
+from cmva_keras.layers import GaussianEncoder, Mapper, MLP
+from cmva_benchmark import (
     BenchmarkConfig,
     EquivalenceError,
     build_benchmark_cmva,
@@ -27,14 +32,12 @@ from cmva_keras.benchmark import (
     make_hand_loop,
     synthetic_batches,
 )
-from cmva_keras.benchmark.proposals import LeanCMVA, TermsMean, use_direct_sublayer_calls
-from cmva_keras.benchmark.report import markdown_report
-from cmva_keras.benchmark.rows import HandRow, KerasRow
-from cmva_keras.benchmark.runner import time_rows
-from tiny import build_tiny_cmva
+from cmva_benchmark.report import markdown_report
+from cmva_benchmark.rows import HandRow, KerasRow
+from cmva_benchmark.runner import time_rows
 
 BACKEND = keras.backend.backend()
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TINY = BenchmarkConfig(
     input_dim=5, target_dim=6, hidden_units=(8, 8), latent_dim=3, batch_size=4, phases=(3,), rounds=1,
     steps_per_round=10, warmup_steps=1, num_batches=2, torch_compile=False,
@@ -112,7 +115,7 @@ def _numpy_adam(w, grads, lr=0.1, b1=0.9, b2=0.999, eps=1e-7):
 def test_jax_hand_adam_follows_keras_formula():
     import jax.numpy as jnp
 
-    from cmva_keras.benchmark.hand_jax import adam_init, adam_update
+    from cmva_benchmark.hand_jax import adam_init, adam_update
 
     w = np.array([1.0, -2.0, 0.5], "float32")
     grads = [np.array([0.3, -1.0, 1e-3], "float32"), np.array([-0.2, 2.0, 0.0], "float32")]
@@ -128,7 +131,7 @@ def test_jax_hand_adam_follows_keras_formula():
 def test_tensorflow_hand_adam_follows_keras_formula():
     import tensorflow as tf
 
-    from cmva_keras.benchmark.hand_tensorflow import TensorFlowLoop
+    from cmva_benchmark.hand_tensorflow import TensorFlowLoop
 
     config = BenchmarkConfig(**{**TINY.__dict__, "learning_rate": 0.1})
     model = build_benchmark_cmva(config, 2)
@@ -156,59 +159,14 @@ def test_equivalence_check_fails_for_a_different_objective():
 
 
 def test_extract_params_rejects_a_model_the_loops_do_not_implement():
-    model = build_tiny_cmva(task="regression")
-    model.build((None, 12, 12, 3))
+    model = cm.CMVA(
+        source_encoder=GaussianEncoder(3, backbone=keras.Sequential([keras.layers.Conv2D(4, 3), keras.layers.Flatten()])),
+        source_decoder=MLP(6), target_encoder=GaussianEncoder(3), target_decoder=MLP(6), mapper=Mapper(3),
+        target_shape=(6,), task="regression",
+    )
+    model.build((None, 8, 8, 3))
     with pytest.raises(ValueError, match="without a backbone"):
         extract_params(model)
-
-
-def test_terms_mean_gives_the_running_mean_of_each_name():
-    metric = TermsMean(("a", "b"))
-    metric.update_state({"a": 1.0, "b": 2.0})
-    metric.update_state({"a": 3.0, "b": 6.0})
-    result = {k: float(keras.ops.convert_to_numpy(v)) for k, v in metric.result().items()}
-    assert result == {"a": 2.0, "b": 4.0}
-    metric.reset_state()
-    assert float(keras.ops.convert_to_numpy(metric.result()["a"])) == 0.0
-
-
-@pytest.mark.parametrize("phase", [3, 2])
-def test_direct_sublayer_calls_keep_the_objective(phase):
-    x, y = synthetic_batches(TINY)[0]
-    noise = fixed_noise(TINY)
-    expected = keras_objective(build_benchmark_cmva(TINY, phase), x, y, noise)
-    model = build_benchmark_cmva(TINY, phase)
-    use_direct_sublayer_calls(model)
-    assert "call" in vars(model.source_decoder) and "_run" in vars(model.mapper)
-    got = keras_objective(model, x, y, noise)
-    for term in expected:
-        np.testing.assert_allclose(got[term], expected[term], rtol=1e-6, err_msg=term)
-
-
-def _snapshot(model):
-    return {p: [np.array(keras.ops.convert_to_numpy(v.value)) for v in model.part(p).variables] for p in cm.PARTS}
-
-
-@pytest.mark.parametrize("phase", [3, 2])
-def test_lean_cmva_trains_and_logs_like_cmva(phase):
-    x = np.concatenate([b[0] for b in synthetic_batches(TINY)])
-    y = np.concatenate([b[1] for b in synthetic_batches(TINY)])
-    histories, weights = [], []
-    for model_class in (cm.CMVA, LeanCMVA):
-        model = build_benchmark_cmva(TINY, phase, model_class=model_class)
-        before = _snapshot(model)
-        model.compile(optimizer=keras.optimizers.Adam(1e-2))
-        histories.append(model.fit(x, y, batch_size=TINY.batch_size, epochs=2, shuffle=False, verbose=0).history)
-        weights.append(_snapshot(model))
-        for part in cm.PARTS:
-            changed = any(not np.array_equal(a, b) for a, b in zip(before[part], weights[-1][part]))
-            assert changed == (part in cm.PHASES[phase].trained_parts), (model_class.__name__, part)
-    assert set(histories[1]) == set(histories[0]) == {"loss", *cm.TERMS}
-    for name in histories[0]:
-        np.testing.assert_allclose(histories[1][name], histories[0][name], rtol=1e-5, err_msg=name)
-    for part in cm.PARTS:
-        for a, b in zip(weights[0][part], weights[1][part]):
-            np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6, err_msg=part)
 
 
 def test_time_rows_times_keras_and_the_hand_written_loop():
@@ -233,8 +191,8 @@ def test_markdown_report_gives_ratios_against_hand_written_pytorch():
                                    "checks": {"hand": {"loss": 0.0}}}}},
     }
     machine = {"nproc": 2, "cpu_model": "test CPU", "platform": "linux", "python": "3.11", "date": "today"}
-    text = markdown_report(results, "python scripts/benchmark.py --backend all", machine, TINY.__dict__)
-    assert "`python scripts/benchmark.py --backend all`" in text and "2 CPUs (test CPU)" in text
+    text = markdown_report(results, "python benchmarks/run.py --backend all", machine, TINY.__dict__)
+    assert "`python benchmarks/run.py --backend all`" in text and "2 CPUs (test CPU)" in text
     keras_jax = next(line for line in text.splitlines() if line.startswith("| Keras JAX (jit)"))
     assert "| 30.0 |" in keras_jax and "| 0.50x |" in keras_jax and "| 0.75x |" in keras_jax
     torch_hand = next(line for line in text.splitlines() if line.startswith("| hand-written PyTorch"))
@@ -249,13 +207,13 @@ def test_config_rejects_steps_that_steps_per_execution_cannot_divide():
 @pytest.mark.slow
 def test_script_writes_a_table_for_this_backend(tmp_path):
     command = [
-        sys.executable, os.path.join(ROOT, "scripts", "benchmark.py"), "--backend", BACKEND, "--quick",
+        sys.executable, os.path.join(ROOT, "benchmarks", "run.py"), "--backend", BACKEND, "--quick",
         "--rounds", "1", "--steps", "10", "--rows", "keras,hand", "--threads", "1", "--out", str(tmp_path),
     ]
     completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
     text = (tmp_path / "benchmark.md").read_text()
-    assert "scripts/benchmark.py --backend" in text and "first step (s)" in text
+    assert "benchmarks/run.py --backend" in text and "first step (s)" in text
     results = json.loads((tmp_path / "benchmark.json").read_text())["results"]
     rows = results[BACKEND]["phases"]["3"]["rows"]
     assert "hand" in rows and "keras" in rows and all(r["steps_per_s"] > 0 for r in rows.values())
