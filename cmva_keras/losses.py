@@ -91,3 +91,58 @@ def wasserstein2_diagonal(mean_a, log_var_a, mean_b, log_var_b, *, squared=False
     if squared:
         return ops.mean(squared_distance)
     return ops.mean(ops.sqrt(squared_distance + eps))
+
+
+# Summed over each sample's dimensions (CADA-VAE's scale convention; `CADAVAE`).
+def l1_sum(targets, predictions):
+    """L1 distance summed over each sample's dimensions, batch mean: `mean_n sum_j |y_nj - y_hat_nj|`.
+
+    CADA-VAE's (cross-)reconstruction of feature vectors (Schonfeld et al.,
+    2019; the official code sums `|y - y_hat|` over dimensions and the batch;
+    here the batch is averaged).
+
+    Args:
+        targets: `(batch, ...)` values.
+        predictions: same shape.
+
+    Returns:
+        Scalar.
+    """
+    targets = ops.cast(targets, predictions.dtype)
+    difference = ops.reshape(ops.abs(targets - predictions), (ops.shape(predictions)[0], -1))
+    return ops.mean(ops.sum(difference, axis=-1))
+
+
+def binary_crossentropy_from_logits_sum(labels, logits):
+    """Binary cross-entropy from logits summed over the K labels, batch mean.
+
+    `mean_n sum_j [max(l, 0) - l * y + log(1 + exp(-|l|))]`: K times
+    `binary_crossentropy_from_logits`, the per-sample analogue of a
+    cross-entropy summed over classes.
+
+    Args:
+        labels: `(batch, K)` targets in [0, 1].
+        logits: `(batch, K)` pre-sigmoid scores.
+
+    Returns:
+        Scalar, nats per sample.
+    """
+    labels = ops.cast(labels, logits.dtype)
+    per_label = ops.relu(logits) - logits * labels + ops.log1p(ops.exp(-ops.abs(logits)))
+    return ops.mean(ops.sum(per_label, axis=-1))
+
+
+def squared_error_sum(targets, predictions):
+    """Squared error summed over the K values, batch mean: `mean_n sum_j (y_nj - y_hat_nj)^2`.
+
+    K times `mean_squared_error`.
+
+    Args:
+        targets: `(batch, K)` regression targets.
+        predictions: `(batch, K)` predictions.
+
+    Returns:
+        Scalar.
+    """
+    targets = ops.cast(targets, predictions.dtype)
+    return ops.mean(ops.sum(ops.square(targets - predictions), axis=-1))
