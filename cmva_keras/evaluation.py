@@ -1,17 +1,19 @@
-"""Evaluating a trained run: both inference paths, the paper's metrics, and the figures.
+"""Evaluating a trained run of any method: every inference path, the paper's metrics, alignment, figures.
 
 `evaluate_run(workdir)` loads `model.keras` and `config.json`, predicts a split
-along the mapper path (x -> E1 -> VE -> VD -> D2, CMVA) and the upper path
-(D1(mu1), "without mapper"), scores both with `cmva_keras.metrics`, and writes:
+along each of the model's inference paths (CMVA: the mapper path
+x -> E1 -> VE -> VD -> D2 and the upper path D1(mu1), "without mapper";
+a baseline: its own paths; "+ Mapper": the mapper path and the wrapped
+baseline's), scores them with the task's metrics (`Task.score`), measures
+alignment in latent space (`cmva_keras.metrics.alignment_scores`), and writes:
 
-- `metrics.json`: `{"mapper": {...}, "upper": {...}, "constant": {...}, ...}`
-  ("constant": the best input-independent prediction, a chance reference), with for food
-  `f1`, `iou` (per recipe, averaged), `f1_micro`, `iou_micro`, `f1_macro` at
-  the threshold used, and for hands `epe_mm`, `thresholds_mm`, `pck`,
-  `auc_20_50`, `auc_0_50`;
-- `pck.png` (hands): PCK curves of both paths (the paper's Figures 4 and 5);
-- `tsne.png`: t-SNE of E1 means, mapper means and E2 means (Figure 2);
-- `poses.png` (hands): ground truth, mapper path and upper path (Figure 6).
+- `metrics.json`: `{path: {...}, "constant": {...}, "alignment": {...}, ...}`
+  ("constant": the task's best input-independent prediction, a chance
+  reference);
+- `tsne.png`: t-SNE of the image-side, mapper and target-encoder means (Figure 2);
+- the task's own figures (hands: `pck.png`, `poses.png`).
+
+Nothing here branches on the task's name: the `Task` object answers.
 """
 
 import json
@@ -24,7 +26,7 @@ from absl import logging
 from cmva_keras import metrics
 from cmva_keras.training import run_files
 
-PATHS = ("mapper", "upper")
+LATENT_NAMES = {"source": "image encoder means", "mapped": "mapper means", "target": "target encoder means"}
 
 
 def load_run(workdir):
@@ -37,76 +39,68 @@ def load_run(workdir):
     return keras.models.load_model(model_path), ml_collections.ConfigDict(config), vocabulary
 
 
+def method_label(config):
+    """"CMVA", "CM-VAE", "CADA-VAE + Mapper", ...: the run's method as the paper's tables name it."""
+    from cmva_keras.tasks import METHOD_NAMES
+
+    method = config.get("method", "cmva")
+    return METHOD_NAMES.get(method, method) + (" + Mapper" if config.get("mapper", False) else "")
+
+
 # ------------------------------------------------------------------ predictions
-def _tta_views(images, task, crop_size=None):
-    """Test-time augmentation views of a batch and how to undo each on a prediction.
-
-    Food: five `crop_size` crops (centre and corners) of the larger test image
-    and their horizontal mirrors, ten views (labels unchanged). Hands: the crop
-    and its vertical mirror; the mirror flips the pose's y axis (the pipeline's
-    `F = diag(1, -1, 1)` about the crop centre), undone on the output.
-    """
-    import tensorflow as tf
-
-    if task == "food":
-        height, width = int(images.shape[1]), int(images.shape[2])
-        c = crop_size or min(height, width)
-        offsets = [((height - c) // 2, (width - c) // 2), (0, 0), (0, width - c), (height - c, 0), (height - c, width - c)]
-        crops = [images[:, top : top + c, left : left + c, :] for top, left in offsets]
-        return [(view, None) for crop in crops for view in (crop, tf.image.flip_left_right(crop))]
-    unflip = np.array([1.0, -1.0, 1.0], "float32")
-    return [(images, None), (tf.image.flip_up_down(images), unflip)]
-
-
 def _predict(model, images, path):
     images = np.asarray(images)
     return np.asarray(model.predict(images, path=path, batch_size=len(images), verbose=0))
 
 
-def _predict_batch(model, images, path, task, tta, crop_size=None):
+def _predict_batch(model, images, path, task, config, tta):
     if not tta:
         return _predict(model, images, path)
     outputs = []
-    for view, undo in _tta_views(images, task, crop_size):
+    for view, undo in task.tta_views(images, config):
         prediction = _predict(model, view, path)
         outputs.append(prediction * undo if undo is not None else prediction)
     return np.mean(outputs, axis=0)
 
 
-def collect(model, dataset, task, *, tta=False, max_examples=None, num_latents=600, crop_size=None):
-    """Runs both paths over `dataset`; returns a dict of NumPy arrays.
+def collect(model, dataset, task, config, *, tta=False, max_examples=None, num_images=6):
+    """Runs every path of `model` over `dataset` (batches of `(x, y[, extras])`); returns NumPy arrays.
 
-    Keys: `y` (targets), `mapper`, `upper` (predictions), for hands `scale`
-    (mm); and for the first `num_latents` examples `mu1`, `mu_m`, `mu2`, `y_latent`,
-    `images_latent` (the latent means for the t-SNE figure).
+    Keys: `y` (targets), one per inference path (predictions), each extra
+    (e.g. `scale` for hands), `images` (the first `num_images` plain test
+    views), and `latents`: `{side: (means, log_vars)}` over the whole split
+    (see `StagedModel.latent_distributions`).
     """
     import keras
 
-    out = {k: [] for k in ("y", "mapper", "upper", "scale", "mu1", "mu_m", "mu2", "images")}
+    out = {"y": [], "images": [], **{path: [] for path in model.INFERENCE_PATHS}}
+    extras, latents = {}, {}
     seen = 0
     for batch in dataset:
         images, y = batch[0], batch[1]
         out["y"].append(np.asarray(y))
-        for path in PATHS:
-            out[path].append(_predict_batch(model, images, path, task, tta, crop_size))
-        if task == "hand":
-            out["scale"].append(np.asarray(batch[2]["scale"]))
-        if task == "food" and crop_size and images.shape[1] != crop_size:
-            images = _tta_views(images, task, crop_size)[0][0]  # the centre crop
-        if seen < num_latents:
-            mu1, mu_m = model.encode(images)
-            out["mu1"].append(keras.ops.convert_to_numpy(mu1))
-            out["mu_m"].append(keras.ops.convert_to_numpy(mu_m))
-            out["mu2"].append(keras.ops.convert_to_numpy(model.encode_target(y)))
-            if task == "hand":
-                out["images"].append(np.asarray(images, dtype="uint8"))
+        for path in model.INFERENCE_PATHS:
+            out[path].append(_predict_batch(model, images, path, task, config, tta))
+        for key, value in (batch[2] if len(batch) > 2 else {}).items():
+            extras.setdefault(key, []).append(np.asarray(value))
+        plain = task.centre_view(images, config) if tta else images
+        for side, (mean, log_var) in model.latent_distributions(plain, y).items():
+            latents.setdefault(side, ([], []))
+            latents[side][0].append(keras.ops.convert_to_numpy(mean))
+            latents[side][1].append(keras.ops.convert_to_numpy(log_var))
+        if seen < num_images:
+            out["images"].append(np.asarray(plain))
         seen += int(np.asarray(y).shape[0])
         if max_examples and seen >= max_examples:
             break
-    result = {k: np.concatenate(v)[: max_examples or None] for k, v in out.items() if v}
-    for k in ("mu1", "mu_m", "mu2", "images"):
-        if k in result:
-            result[k] = result[k][:num_latents]
+    limit = max_examples or None
+    result = {k: np.concatenate(v)[:limit] for k, v in {**out, **extras}.items() if v}
+    result["images"] = result.get("images", np.zeros((0,)))[:num_images]
+    result["latents"] = {
+        side: (np.concatenate(means)[:limit], np.concatenate(log_vars)[:limit])
+        for side, (means, log_vars) in latents.items()
+    }
+    result["extras"] = {key: result[key] for key in extras}
     return result
 
 
@@ -118,109 +112,61 @@ def calibrate_threshold(y_true, probabilities, grid=np.linspace(0.05, 0.95, 19))
 
 
 # --------------------------------------------------------------------- scores
-def constant_baseline(task, collected):
-    """The best input-independent prediction, as a chance reference.
-
-    Food: each ingredient's frequency in the evaluated split as its
-    probability, at the threshold with the best F1 (so, in hindsight, the best
-    constant set of ingredients). Hands: the split's mean normalised pose.
-    Both use the evaluated labels, so the baseline is optimistic.
-    """
-    y = collected["y"]
-    prediction = np.broadcast_to(y.mean(axis=0, keepdims=True), y.shape)
-    if task == "food":
-        return prediction, calibrate_threshold(y, prediction, grid=np.unique(np.round(y.mean(axis=0), 4))[:-1])
-    return prediction, None
-
-
-def score(task, collected, threshold=0.5):
-    """`{path: metrics}` for both paths and the constant baseline."""
+def score(task, collected, paths, threshold=0.5):
+    """`{path: metrics}` for each of `paths` and the task's chance reference ("constant")."""
     results = {}
-    baseline, baseline_threshold = constant_baseline(task, collected)
-    for path in PATHS + ("constant",):
-        predictions = baseline if path == "constant" else collected[path]
-        if task == "food":
-            t = baseline_threshold if path == "constant" else threshold
-            values = metrics.ingredient_scores(collected["y"], predictions, threshold=t)
+    y, extras = collected["y"], collected.get("extras", {})
+    baseline, baseline_threshold = task.chance(y)
+    for path in tuple(paths) + ("constant",):
+        if path == "constant":
+            values = task.score(y, baseline, extras, threshold=baseline_threshold or 0.5)
         else:
-            scale = collected["scale"][:, None, None]
-            values = metrics.pose_scores(collected["y"] * scale, predictions * scale)
+            values = task.score(y, collected[path], extras, threshold=threshold)
         results[path] = {k: (np.asarray(v).tolist() if np.ndim(v) else float(v)) for k, v in values.items()}
     return results
 
 
 def format_table(results, task):
-    """A plain-text table of both paths side by side."""
-    keys = ("f1", "iou", "f1_micro", "iou_micro", "f1_macro") if task == "food" else ("epe_mm", "auc_20_50", "auc_0_50")
-    lines = [f"{'metric':<12}{'mapper (CMVA)':>16}{'upper (no mapper)':>20}{'constant':>12}"]
-    for key in keys:
+    """A plain-text table of every path and the constant reference, side by side (`task`: a `Task` or its name)."""
+    if isinstance(task, str):
+        from cmva_keras import tasks
+
+        task = tasks.get(task)
+    columns = list(results["paths"]) + ["constant"]
+    lines = [f"{'metric':<12}" + "".join(f"{c:>16}" for c in columns)]
+    for key in task.table_metrics:
+        lines.append(f"{key:<12}" + "".join(f"{results[c][key]:>16.4f}" for c in columns))
+    for side, values in results.get("alignment", {}).items():
         lines.append(
-            f"{key:<12}{results['mapper'][key]:>16.4f}{results['upper'][key]:>20.4f}{results['constant'][key]:>12.4f}"
+            f"alignment ({side} -> target): w2 {values['w2']:.3f}, median rank {values['median_rank']:.0f} "
+            f"of {values['num_candidates']}, R@1/5/10 {values['r_at_1']:.3f} / {values['r_at_5']:.3f} / "
+            f"{values['r_at_10']:.3f}"
         )
     return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------- plots
-TOP_INGREDIENTS = 6  # food t-SNE: colour by the most frequent of these ingredients
-SPREAD_QUARTILES = ("1 (curled)", "2", "3", "4 (open)")
-
-
-def latent_labels(task, y, vocabulary=None):
-    """What colours the t-SNE (Figure 2): `(labels (N,) strings, legend title)`.
-
-    Food: the first of the split's six most frequent ingredients that a
-    recipe has (its name when `vocabulary` is given), else "none of these".
-    Hands: the quartile of the mean distance from the palm root (`keypoints.ROOT`)
-    to the five fingertips (`keypoints.TIPS`), from curled to open.
-    """
-    from cmva_keras import keypoints
-
-    y = np.asarray(y)
-    if task == "food":
-        top = np.argsort(-y.sum(axis=0), kind="stable")[:TOP_INGREDIENTS]
-        names = [vocabulary[i] if vocabulary else f"ingredient {i}" for i in top] + ["none of these"]
-        present = y[:, top] > 0.5
-        index = np.where(present.any(axis=1), np.argmax(present, axis=1), len(top))
-        return np.array(names)[index], "most frequent ingredient present"
-    pose = y.reshape(len(y), keypoints.NUM_KEYPOINTS, 3)
-    tips, root = pose[:, list(keypoints.TIPS)], pose[:, keypoints.ROOT, None]
-    spread = np.linalg.norm(tips - root, axis=-1).mean(axis=1)
-    quartile = np.digitize(spread, np.quantile(spread, [0.25, 0.5, 0.75]))
-    return np.array(SPREAD_QUARTILES)[quartile], "fingertip spread quartile"
-
-
-def write_plots(workdir, task, collected, results, vocabulary=None):
-    """The figures listed in the module docstring; returns their paths."""
+def write_plots(workdir, task, collected, results, vocabulary=None, num_points=600):
+    """The t-SNE figure and the task's own figures; returns their paths."""
     from cmva_keras import plots
 
     paths = []
-    n = len(collected.get("mu1", ()))
+    latents = collected["latents"]
+    n = min(num_points, len(collected["y"]))
     if n >= 10:
         path = os.path.join(workdir, "tsne.png")
-        labels, label_title = latent_labels(task, collected["y"][:n], vocabulary)
+        labels, label_title = task.latent_labels(collected["y"][:n], vocabulary)
+        spaces = {
+            LATENT_NAMES[side]: latents[side][0][:n]
+            for side in ("source", "mapped", "target")
+            if side in latents and latents[side][0].shape[-1] == latents["target"][0].shape[-1]
+        }
         plots.plot_latent_tsne(
-            {"E1 means": collected["mu1"], "mapper means": collected["mu_m"], "E2 means": collected["mu2"]},
-            labels, path, perplexity=min(30.0, (n - 1) / 3.0), title="Latent means (t-SNE)",
-            label_title=label_title,
+            spaces, labels, path, perplexity=min(30.0, (n - 1) / 3.0),
+            title=f"Latent means (t-SNE): {results.get('method', '')}", label_title=label_title,
         )
         paths.append(path)
-    if task == "hand":
-        path = os.path.join(workdir, "pck.png")
-        plots.plot_pck_curves(
-            {
-                "CMVA (mapper path)": (results["mapper"]["thresholds_mm"], results["mapper"]["pck"]),
-                "without mapper (upper path)": (results["upper"]["thresholds_mm"], results["upper"]["pck"]),
-            },
-            path, title="3D PCK",
-        )
-        paths.append(path)
-        path = os.path.join(workdir, "poses.png")
-        k = min(6, len(collected["images"]))
-        plots.plot_pose_grid(
-            collected["images"][:k], collected["y"][:k],
-            {"mapper path": collected["mapper"][:k], "upper path": collected["upper"][:k]}, path,
-        )
-        paths.append(path)
+    paths += task.write_figures(workdir, collected, results, results["paths"])
     return paths
 
 
@@ -230,39 +176,45 @@ def evaluate_run(workdir, *, split="test", tta=False, threshold=None, calibrate=
     """Evaluates `workdir`'s model on `split`; writes `metrics.json` (and plots); returns the results.
 
     Args:
-        threshold: food: a fixed decision threshold (default: the model's saved one).
-        calibrate: food: choose the threshold with the best F1 on
+        threshold: classification: a fixed decision threshold (default: the
+            model's saved one).
+        calibrate: classification: choose the threshold with the best F1 on
             `calibration_split` and save it into `model.keras`.
-        tta: average predictions over the test-time augmentation views.
+        tta: average predictions over the task's test-time views.
         max_examples: evaluate at most this many examples.
     """
+    from cmva_keras import tasks
     from cmva_keras.training import setup
 
     model, config, vocabulary = load_run(workdir)
-    task = config.task
+    task = tasks.get(config.task)
     if batch_size:
         config.train.batch_size = int(batch_size)
-    results = {"task": task, "split": split, "tta": bool(tta), "dataset": config.data.dataset}
-    if task == "food" and calibrate:
-        calibration = collect(model, setup.evaluation_dataset(config, calibration_split), task,
-                              max_examples=max_examples, num_latents=0)
-        threshold = calibrate_threshold(calibration["y"], calibration["mapper"])
+    results = {
+        "task": task.name, "method": method_label(config), "split": split, "tta": bool(tta),
+        "dataset": config.data.dataset, "paths": list(model.INFERENCE_PATHS),
+    }
+    classification = model.task == "classification"
+    if calibrate and not classification:
+        raise ValueError(f"--calibrate_threshold is for classification tasks; {task.name!r} is a regression task.")
+    if calibrate:
+        calibration = collect(model, setup.evaluation_dataset(config, calibration_split), task, config,
+                              max_examples=max_examples, num_images=0)
+        threshold = calibrate_threshold(calibration["y"], calibration[model.INFERENCE_PATHS[0]])
         model.set_threshold(threshold)
         model.save(os.path.join(workdir, run_files.MODEL))
         results["calibrated_on"] = calibration_split
         logging.info("Calibrated threshold %.2f on %s; saved into model.keras.", threshold, calibration_split)
-    # Food TTA cuts its crops from a larger centre crop of the resized image.
-    tta_crop = config.data.crop_size if (tta and task == "food") else None
     collected = collect(
-        model, setup.evaluation_dataset(config, split, tta=tta), task, tta=tta, max_examples=max_examples,
-        crop_size=tta_crop,
+        model, setup.evaluation_dataset(config, split, tta=tta), task, config, tta=tta, max_examples=max_examples,
     )
     results["num_examples"] = int(len(collected["y"]))
-    if task == "food":
-        threshold = model.threshold if threshold is None else float(threshold)
+    threshold = (model.threshold if threshold is None else float(threshold)) if classification else 0.5
+    if classification:
         results["threshold"] = threshold
-    results.update(score(task, collected, threshold if task == "food" else 0.5))
-    with open(os.path.join(workdir, "metrics.json"), "w") as f:
+    results.update(score(task, collected, model.INFERENCE_PATHS, threshold))
+    results["alignment"] = metrics.alignment_scores(collected["latents"])
+    with open(os.path.join(workdir, "metrics_tta.json" if tta else "metrics.json"), "w") as f:
         json.dump(results, f, indent=1)
     if plots:
         results["plots"] = write_plots(workdir, task, collected, results, vocabulary)

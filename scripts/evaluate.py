@@ -1,4 +1,4 @@
-"""Evaluates a trained run: the mapper path (CMVA) and the upper path ("without mapper").
+"""Evaluates a trained run of any method: every inference path (CMVA: mapper and upper), alignment, figures.
 
   python scripts/evaluate.py --workdir workdirs/food-default
   python scripts/evaluate.py --workdir workdirs/food-default --tta --calibrate_threshold
@@ -43,10 +43,11 @@ def main(argv):
     except FileNotFoundError as error:
         logging.error("%s", error)
         sys.exit(1)
-    print(f"{results['task']} / {results['dataset']} / {results['split']} "
+    print(f"{results['method']} / {results['task']} / {results['dataset']} / {results['split']} "
           f"({results['num_examples']} examples{', TTA' if results['tta'] else ''})")
     print(evaluation.format_table(results, results["task"]))
-    print(json.dumps({k: v for k, v in results.items() if k not in ("mapper", "upper", "constant")}, default=str))
+    print(json.dumps({k: v for k, v in results.items() if k not in results["paths"] + ["constant", "alignment"]},
+                     default=str))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,9 @@
-"""Trains CMVA through its three phases and writes the run to a workdir.
+"""Trains CMVA (or a baseline, or a baseline "+ Mapper") through its phases and writes the run to a workdir.
 
   KERAS_BACKEND=jax python scripts/train.py --task food
+  python scripts/train.py --task food --method cmvae            # CM-VAE (Spurr et al.)
+  python scripts/train.py --task food --method cadavae --mapper # CADA-VAE + Mapper
+  python scripts/train.py --config my_config.py --workdir runs/mine
   python scripts/train.py --task hand --variant smoke --workdir /tmp/hand
   python scripts/train.py --task food --dataset yummly28k --manual_dir ~/data/yummly28k \
       --set train.batch_size=64 --set model.latent_dim=512
@@ -15,14 +18,17 @@ import sys
 
 from absl import app, flags, logging
 
-flags.DEFINE_enum("task", None, ["food", "hand"], "Which task: food (ingredients) or hand (3D pose).")
+flags.DEFINE_string("task", None, "Which task: food (ingredients) or hand (3D pose), or a registered task of yours.")
+flags.DEFINE_string("config", None, "A config file (.py with get_config(variant)) instead of --task's shipped config.")
+flags.DEFINE_string("method", None, "cmva (default), cmvae (CM-VAE) or cadavae (CADA-VAE).")
+flags.DEFINE_bool("mapper", None, "Baselines: \"+ Mapper\", a mapper trained on the frozen, finished baseline.")
+flags.DEFINE_string("base_workdir", None, "With --mapper: a finished baseline run to reuse (default: train one first).")
 flags.DEFINE_string("variant", "default", "Config variant: default, smoke or paper (see configs/<task>.py).")
 flags.DEFINE_string("workdir", None, "Output folder; default workdirs/<task>-<variant>.")
 flags.DEFINE_string("dataset", None, "Dataset: synthetic (default), yummly28k, recipe1m (food); rhd, stb (hand).")
 flags.DEFINE_string("manual_dir", None, "Folder of the downloaded real dataset (TFDS manual_dir).")
 flags.DEFINE_string("data_dir", None, "Where TFDS keeps prepared data (default: the cache folder).")
 flags.DEFINE_multi_string("set", [], "Config override KEY=VALUE, repeatable (e.g. --set train.batch_size=16).")
-flags.mark_flag_as_required("task")
 FLAGS = flags.FLAGS
 
 
@@ -30,20 +36,23 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     from cmva_keras.callbacks import NonFiniteLossError
-    from cmva_keras.training.config import resolve_config
+    from cmva_keras.training.config import default_run_name, resolve_config
     from cmva_keras.training.loop import train
 
+    if bool(FLAGS.task) == bool(FLAGS.config):
+        raise app.UsageError("Pass --task food|hand, or --config FILE.py (one of the two).")
+    overrides = list(FLAGS.set) + ([f"base_workdir={FLAGS.base_workdir}"] if FLAGS.base_workdir else [])
     try:
         config = resolve_config(
-            FLAGS.task, FLAGS.variant, dataset=FLAGS.dataset, manual_dir=FLAGS.manual_dir,
-            data_dir=FLAGS.data_dir, overrides=FLAGS.set,
+            FLAGS.config or FLAGS.task, FLAGS.variant, dataset=FLAGS.dataset, manual_dir=FLAGS.manual_dir,
+            data_dir=FLAGS.data_dir, method=FLAGS.method, mapper=FLAGS.mapper, overrides=overrides,
         )
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error))
-    workdir = FLAGS.workdir or os.path.join("workdirs", f"{FLAGS.task}-{FLAGS.variant}")
+    workdir = FLAGS.workdir or os.path.join("workdirs", default_run_name(config))
     try:
         train(config, workdir)
-    except (NonFiniteLossError, FileNotFoundError) as error:
+    except (NonFiniteLossError, FileNotFoundError, ValueError) as error:
         logging.error("%s", error)
         sys.exit(1)
 

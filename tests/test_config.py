@@ -7,7 +7,7 @@ import pytest
 from cmva_keras.training import config as config_lib
 
 
-@pytest.mark.parametrize("task", config_lib.TASKS)
+@pytest.mark.parametrize("task", ["food", "hand"])
 @pytest.mark.parametrize("variant", ["default", "smoke", "paper"])
 def test_every_variant_loads_and_has_a_three_phase_schedule(task, variant):
     config = config_lib.load_config(task, variant)
@@ -27,15 +27,16 @@ def test_paper_variant_uses_the_papers_settings():
 
 
 
-@pytest.mark.parametrize("task", config_lib.TASKS)
+@pytest.mark.parametrize("task", ["food", "hand"])
 def test_default_config_trains_on_the_synthetic_cache_default(task):
     """`ensure_default(task)` without arguments names the set the default config generates, not a second one."""
+    from cmva_keras import tasks
     from cmva_keras.synthetic import cache
-    from cmva_keras.training.setup import synthetic_sizes
 
     config = config_lib.load_config(task, "default")
     assert config.data.dataset == "synthetic"
-    assert cache.default_path(task, cache_dir="/c") == cache.default_path(task, cache_dir="/c", **synthetic_sizes(config))
+    sizes = tasks.get(task).synthetic_sizes(config)
+    assert cache.default_path(task, cache_dir="/c") == cache.default_path(task, cache_dir="/c", **sizes)
 
 
 def test_overrides_are_typed_and_dotted():

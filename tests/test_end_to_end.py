@@ -16,9 +16,8 @@ import pytest
 from PIL import Image
 
 import cmva_keras as cm
-from cmva_keras import evaluation
+from cmva_keras import evaluation, tasks
 from cmva_keras.export import ExportError, export_workdir
-from cmva_keras.export import preprocessing
 from cmva_keras.training.config import resolve_config
 from cmva_keras.training.loop import train
 from tiny import same, snapshot
@@ -81,8 +80,9 @@ def test_smoke_run_writes_every_file_and_freezes_by_phase(runs, task):
 def test_evaluate_writes_both_paths_and_the_figures(runs, task):
     workdir = runs[task]
     results = evaluation.evaluate_run(workdir, tta=True)
-    with open(os.path.join(workdir, "metrics.json")) as f:
+    with open(os.path.join(workdir, "metrics_tta.json")) as f:
         written = json.load(f)
+    assert written["tta"] is True and written["method"] == "CMVA" and written["paths"] == ["mapper", "upper"]
     keys = {"f1", "iou", "f1_micro", "iou_micro", "f1_macro"} if task == "food" else {
         "epe_mm", "thresholds_mm", "pck", "auc_20_50", "auc_0_50"}
     for path in ("mapper", "upper", "constant"):
@@ -97,8 +97,14 @@ def test_evaluate_writes_both_paths_and_the_figures(runs, task):
         with Image.open(os.path.join(workdir, name)) as image:
             assert image.format == "PNG" and min(image.size) > 100
     assert written["num_examples"] == results["num_examples"] > 0
-    table = evaluation.format_table(results, task)
-    assert "mapper (CMVA)" in table and "upper (no mapper)" in table and "constant" in table
+    # Alignment of both image-side Gaussians to E2's, on every test example.
+    for side in ("mapped", "source"):
+        values = written["alignment"][side]
+        assert values["w2"] > 0 and values["num_candidates"] == written["num_examples"]
+        assert 1 <= values["median_rank"] <= written["num_examples"]
+        assert 0 <= values["r_at_1"] <= values["r_at_5"] <= values["r_at_10"] <= 1
+    table = evaluation.format_table(results, tasks.get(task))
+    assert "mapper" in table and "upper" in table and "constant" in table and "median rank" in table
 
 
 def test_evaluate_without_a_model_names_the_missing_file(tmp_path):
@@ -131,7 +137,7 @@ def test_exported_signatures_match_the_keras_model_in_a_tensorflow_only_process(
     with open(os.path.join(workdir, "config.json")) as f:
         config = json.load(f)
     images = _raw_images(task)
-    prepared = np.asarray(preprocessing.serving_preprocessor(config)(images))
+    prepared = np.asarray(tasks.get(config["task"]).serving_preprocessor(config["data"])(images))
     expected = model.predict(prepared, verbose=0)
 
     inputs = str(tmp_path / "inputs.npz")

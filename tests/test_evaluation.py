@@ -1,21 +1,24 @@
-"""Pieces of the evaluation (cmva_keras/evaluation.py) that need no trained model."""
+"""Pieces of the evaluation (cmva_keras/evaluation.py and the tasks' parts of it) that need no trained model."""
 
 import numpy as np
 import pytest
 
-from cmva_keras import evaluation
+from cmva_keras import evaluation, tasks
+from cmva_keras.tasks import hand as hand_task
+
+FOOD, HAND = tasks.get("food"), tasks.get("hand")
 
 
 def test_constant_food_baseline_is_the_best_fixed_ingredient_set():
     # Ingredient 0 is in every recipe, 1 in one of four, 2 in none.
     y = np.array([[1, 1, 0], [1, 0, 0], [1, 0, 0], [1, 0, 0]], "float32")
-    prediction, threshold = evaluation.constant_baseline("food", {"y": y})
+    prediction, threshold = FOOD.chance(y)
     np.testing.assert_allclose(prediction[0], [1.0, 0.25, 0.0])
     # Predicting {0, 1} scores F1 1 on the first recipe and 2/3 on three: 0.75.
     # Predicting {0} scores 2/3 on the first and 1 on three: 11/12, the best;
     # "> 0.25" selects it.
     assert threshold == pytest.approx(0.25)
-    scores = evaluation.score("food", {"y": y, "mapper": y, "upper": y}, threshold=0.5)
+    scores = evaluation.score(FOOD, {"y": y, "mapper": y, "upper": y}, ("mapper", "upper"), threshold=0.5)
     assert scores["constant"]["f1"] == pytest.approx(11 / 12)
     assert scores["mapper"]["f1"] == pytest.approx(1.0)
 
@@ -23,8 +26,8 @@ def test_constant_food_baseline_is_the_best_fixed_ingredient_set():
 def test_constant_hand_baseline_is_the_mean_pose():
     rng = np.random.default_rng(0)
     y = rng.normal(size=(6, 21, 3)).astype("float32")
-    collected = {"y": y, "mapper": y, "upper": y + 1.0, "scale": np.full(6, 10.0, "float32")}
-    scores = evaluation.score("hand", collected)
+    collected = {"y": y, "mapper": y, "upper": y + 1.0, "extras": {"scale": np.full(6, 10.0, "float32")}}
+    scores = evaluation.score(HAND, collected, ("mapper", "upper"))
     assert scores["mapper"]["epe_mm"] == pytest.approx(0.0, abs=1e-5)
     # The upper path is off by (1, 1, 1) normalised units: sqrt(3) * 10 mm.
     assert scores["upper"]["epe_mm"] == pytest.approx(np.sqrt(3) * 10, rel=1e-5)
@@ -41,17 +44,20 @@ def test_calibrated_threshold_maximises_f1():
 
 def test_food_tta_views_are_five_crops_and_their_mirrors():
     images = np.arange(2 * 6 * 8 * 3, dtype="float32").reshape(2, 6, 8, 3)
-    views = evaluation._tta_views(images, "food", crop_size=4)
+    config = FOOD.get_config("smoke")
+    config.data.crop_size = 4
+    views = FOOD.tta_views(images, config)
     assert len(views) == 10 and all(undo is None for _, undo in views)
     centre, mirrored = np.asarray(views[0][0]), np.asarray(views[1][0])
     np.testing.assert_array_equal(centre, images[:, 1:5, 2:6])
     np.testing.assert_array_equal(mirrored, images[:, 1:5, 2:6][:, :, ::-1])
     np.testing.assert_array_equal(np.asarray(views[8][0]), images[:, 2:6, 4:8])  # bottom-right corner
+    np.testing.assert_array_equal(np.asarray(FOOD.centre_view(images, config)), centre)
 
 
 def test_hand_tta_mirror_is_undone_on_the_pose():
     images = np.random.default_rng(0).random((1, 4, 4, 3)).astype("float32")
-    (original, none), (flipped, undo) = evaluation._tta_views(images, "hand")
+    (original, none), (flipped, undo) = HAND.tta_views(images, HAND.get_config("smoke"))
     assert none is None
     np.testing.assert_array_equal(np.asarray(flipped), images[:, ::-1])
     pose = np.ones((1, 21, 3), "float32")
@@ -76,18 +82,18 @@ def test_hand_tsne_labels_are_quartiles_of_fingertip_spread():
     radii = rng.permutation(np.arange(1.0, 9.0))
     poses = np.repeat(base[None], 8, axis=0)
     poses[:, DOCUMENTED_TIPS] = radii[:, None, None] * directions
-    labels, title = evaluation.latent_labels("hand", poses.reshape(8, 63))
+    labels, title = HAND.latent_labels(poses.reshape(8, 63))
     assert title == "fingertip spread quartile"
-    expected = np.array(evaluation.SPREAD_QUARTILES)[(radii - 1).astype(int) // 2]
+    expected = np.array(hand_task.SPREAD_QUARTILES)[(radii - 1).astype(int) // 2]
     assert list(labels) == list(expected)
 
     # Moving only the knuckles (MCPs), however far, leaves the labels alone ...
     knuckles = poses.copy()
     knuckles[:, DOCUMENTED_MCPS] += rng.uniform(-50.0, 50.0, size=(8, 5, 3))
-    assert list(evaluation.latent_labels("hand", knuckles)[0]) == list(expected)
+    assert list(HAND.latent_labels(knuckles)[0]) == list(expected)
     # ... while knuckles spread in the opposite order to the tips do not fool it.
     knuckles[:, DOCUMENTED_MCPS] = (9.0 - radii)[:, None, None] * 10.0 * directions
-    assert list(evaluation.latent_labels("hand", knuckles)[0]) == list(expected)
+    assert list(HAND.latent_labels(knuckles)[0]) == list(expected)
 
 
 def test_food_tsne_labels_name_the_most_frequent_ingredient_present():
@@ -100,7 +106,7 @@ def test_food_tsne_labels_name_the_most_frequent_ingredient_present():
         [0, 1, 1, 0],
         [0, 0, 0, 0],
     ], "float32")
-    labels, _ = evaluation.latent_labels("food", y, ["salt", "garlic", "onion", "basil"])
+    labels, _ = FOOD.latent_labels(y, ["salt", "garlic", "onion", "basil"])
     assert list(labels) == ["onion", "salt", "onion", "onion", "onion", "none of these"]
-    unnamed, _ = evaluation.latent_labels("food", y)
+    unnamed, _ = FOOD.latent_labels(y)
     assert unnamed[1] == "ingredient 0"

@@ -1,7 +1,8 @@
 """Callbacks that drive CMVA training."""
 
+from cmva_keras.callbacks.loss_weight_ramp import LossWeightRamp
 from cmva_keras.callbacks.non_finite_guard import NonFiniteLossError, NonFiniteLossGuard
 from cmva_keras.callbacks.phase_checkpoint import PhaseCheckpoint
 from cmva_keras.callbacks.phase_schedule import PhaseSchedule
 
-__all__ = ["NonFiniteLossError", "NonFiniteLossGuard", "PhaseCheckpoint", "PhaseSchedule"]
+__all__ = ["LossWeightRamp", "NonFiniteLossError", "NonFiniteLossGuard", "PhaseCheckpoint", "PhaseSchedule"]

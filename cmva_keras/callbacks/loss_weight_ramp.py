@@ -15,7 +15,6 @@ def ramp_factor(epoch, start, end):
     return float(min(max((epoch - start) / (end - start), 0.0), 1.0))
 
 
-@keras.saving.register_keras_serializable(package="cmva_keras")
 class LossWeightRamp(keras.callbacks.Callback):
     """Multiplies term `term`'s weight by `ramp_factor(epoch in phase, start, end)` each epoch.
 

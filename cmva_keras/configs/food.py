@@ -21,20 +21,9 @@ Variants and the exact commands (runtimes measured on 2 CPU cores, see README):
 
 import ml_collections
 
+from cmva_keras.configs import common
+
 VARIANTS = ("default", "smoke", "paper")
-
-
-def _loss_weights(**overrides):
-    """Base weights of the seven terms (eq. 6); each phase zeroes the ones it does not train.
-
-    The reconstruction terms are per-label means (BCE) while the KL terms are
-    sums over the latent dimensions, so the KL weights are small: with weight 1
-    the summed KL of a 512-d latent swamps a mean BCE and the posterior
-    collapses. Chosen on the synthetic benchmark (README).
-    """
-    weights = dict(rec_1=1.0, kl_1=1e-4, rec_2=1.0, kl_2=1e-4, rec_m=1.0, kl_m=1e-4, w2=1e-3)
-    weights.update(overrides)
-    return ml_collections.ConfigDict(weights)
 
 
 def get_config(variant="default"):
@@ -42,6 +31,9 @@ def get_config(variant="default"):
     config.task = "food"
     config.variant = variant
     config.seed = 0  # global seed: weights, noise, data order
+    config.method = "cmva"  # "cmva", "cmvae" (CM-VAE) or "cadavae" (CADA-VAE)
+    config.mapper = False  # baselines only: "+ Mapper", a mapper trained on the frozen baseline
+    config.base_workdir = ""  # "+ Mapper": a finished baseline run to reuse ("" = train it first)
 
     config.data = ml_collections.ConfigDict()
     # "synthetic" (the offline default, Yummly-28K's native layout), "yummly28k" or "recipe1m".
@@ -58,19 +50,10 @@ def get_config(variant="default"):
     config.model.backbone_weights = ""  # a weights file you supply; never downloaded
     config.model.latent_dim = 128  # paper: 512
     config.model.extra_conv_filters = (128, 128)  # the two conv layers after the backbone
-    config.model.loss_weights = _loss_weights()
+    config.model.loss_weights = common.cmva_loss_weights()
     config.model.squared_wasserstein = False
 
-    config.train = ml_collections.ConfigDict()
-    config.train.batch_size = 32
-    config.train.phase_epochs = (12, 6, 6)  # epochs of phases 1 (branches), 2 (mapper), 3 (fine-tuning)
-    config.train.steps_per_epoch = 0  # 0: the whole training split each epoch
-    config.train.learning_rate = 1e-3  # an untuned choice for the small offline model; paper (and CMVA.compile): 1e-4
-    config.train.lr_decay = 0.99  # learning rate times this after every epoch
-    config.train.beta_1 = 0.9
-    config.train.beta_2 = 0.999
-    config.train.jit_compile = "auto"
-    config.train.verbose = 2  # Keras fit verbosity: 2 = one line per epoch
+    config.train = common.train_block()
 
     config.eval = ml_collections.ConfigDict()
     config.eval.threshold = 0.5  # probability above which an ingredient is predicted
@@ -96,4 +79,5 @@ def get_config(variant="default"):
         config.train.phase_epochs = (50, 20, 20)
         config.train.learning_rate = 1e-4
         config.train.verbose = 1
+    config.methods = common.methods_block(config.train.phase_epochs)
     return config

@@ -21,19 +21,9 @@ Variants and the exact commands (runtimes measured on 2 CPU cores, see README):
 
 import ml_collections
 
+from cmva_keras.configs import common
+
 VARIANTS = ("default", "smoke", "paper")
-
-
-def _loss_weights(**overrides):
-    """Base weights of the seven terms (eq. 6); each phase zeroes the ones it does not train.
-
-    MSE is a mean over the 63 coordinates and KL a sum over the latent
-    dimensions; small KL weights keep the latent informative. Chosen on the
-    synthetic benchmark (README).
-    """
-    weights = dict(rec_1=1.0, kl_1=1e-4, rec_2=1.0, kl_2=1e-4, rec_m=1.0, kl_m=1e-4, w2=1e-3)
-    weights.update(overrides)
-    return ml_collections.ConfigDict(weights)
 
 
 def get_config(variant="default"):
@@ -41,6 +31,9 @@ def get_config(variant="default"):
     config.task = "hand"
     config.variant = variant
     config.seed = 0  # global seed: weights, noise, data order
+    config.method = "cmva"  # "cmva", "cmvae" (CM-VAE) or "cadavae" (CADA-VAE)
+    config.mapper = False  # baselines only: "+ Mapper", a mapper trained on the frozen baseline
+    config.base_workdir = ""  # "+ Mapper": a finished baseline run to reuse ("" = train it first)
 
     config.data = ml_collections.ConfigDict()
     # "synthetic" (the offline default, RHD's native layout), "rhd" or "stb".
@@ -59,19 +52,11 @@ def get_config(variant="default"):
     # E2, D1, D2: these + the output layer. Paper: (512,) * 5, six layers in all; one hidden
     # layer learns several times faster on CPU budgets (README, "The hand default").
     config.model.hidden_units = (512,)
-    config.model.loss_weights = _loss_weights()
+    config.model.loss_weights = common.cmva_loss_weights()
     config.model.squared_wasserstein = False
 
-    config.train = ml_collections.ConfigDict()
-    config.train.batch_size = 32
-    config.train.phase_epochs = (18, 3, 6)  # the image encoder needs the longer phase 1 (README)
-    config.train.steps_per_epoch = 0
-    config.train.learning_rate = 1e-3  # an untuned choice for the small offline model; paper (and CMVA.compile): 1e-4
-    config.train.lr_decay = 0.99
-    config.train.beta_1 = 0.9
-    config.train.beta_2 = 0.999
-    config.train.jit_compile = "auto"
-    config.train.verbose = 2
+    # The image encoder needs the longer phase 1 (README).
+    config.train = common.train_block(phase_epochs=(18, 3, 6))
 
     config.eval = ml_collections.ConfigDict()
 
@@ -94,4 +79,5 @@ def get_config(variant="default"):
         config.train.phase_epochs = (50, 20, 20)
         config.train.learning_rate = 1e-4
         config.train.verbose = 1
+    config.methods = common.methods_block(config.train.phase_epochs)
     return config

@@ -1,6 +1,7 @@
 """Test-time preprocessing inside the SavedModel: raw uint8 images to the model's input.
 
-It is the evaluation pipeline's transform (no augmentation), so that a served
+Each task's `serving_preprocessor` (`cmva_keras.tasks`) picks one of these. It
+is the evaluation pipeline's transform (no augmentation), so that a served
 prediction equals `model.predict` on the evaluation pipeline's images:
 
 - food: resize to `data.image_size` (height, width), then the central
@@ -26,11 +27,3 @@ def hand_eval_images(images, image_size):
     size = int(image_size)
     resized = tf.image.resize(tf.cast(images, tf.float32), (size, size), method="bilinear", antialias=True)
     return tf.clip_by_value(resized, 0.0, 255.0)
-
-
-def serving_preprocessor(config):
-    """The batch preprocessing function for a run's config (a dict, as in `config.json`)."""
-    data = config["data"]
-    if config["task"] == "food":
-        return lambda images: food_eval_images(images, data["image_size"], int(data["crop_size"]))
-    return lambda images: hand_eval_images(images, data["image_size"])

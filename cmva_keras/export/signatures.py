@@ -6,7 +6,6 @@ import tempfile
 import keras
 import tensorflow as tf
 
-from cmva_keras.export import preprocessing
 
 
 def _check_images(images):
@@ -39,61 +38,48 @@ def write_saved_model(model_path, config, vocabulary, target):
         raise RuntimeError("write_saved_model runs under KERAS_BACKEND=tensorflow; use export_workdir.")
     import cmva_keras  # noqa: F401  (registers the model's classes)
 
+    from cmva_keras import tasks
+
     model = keras.models.load_model(model_path, compile=False)
-    prepare = preprocessing.serving_preprocessor(config)
+    task = tasks.get(config["task"])
+    prepare = task.serving_preprocessor(config["data"])
     archive = keras.export.ExportArchive()
     archive.track(model)
     images_spec = tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")
     bytes_spec = tf.TensorSpec([None], tf.string, name="image_bytes")
-    scale_spec = tf.TensorSpec([None], tf.float32, name="scale_mm")
 
-    if model.task == "classification":
-        threshold = tf.constant(model.threshold, tf.float32)
-
-        def outputs(x):
-            probabilities = model(x, training=False)
-            return {
-                "ingredient_probs": probabilities,
-                "ingredients": tf.cast(probabilities > threshold, tf.int32),
-            }
-
-        archive.add_endpoint("serving_default", lambda images: outputs(prepare(_check_images(images))), [images_spec])
-        archive.add_endpoint("serving_bytes", lambda image_bytes: outputs(_decode(image_bytes, prepare)), [bytes_spec])
-        if vocabulary:
-            vocabulary_file = os.path.join(tempfile.mkdtemp(), "vocabulary.txt")
-            with open(vocabulary_file, "w") as f:
-                f.write("\n".join(vocabulary) + "\n")
-            table = tf.lookup.StaticHashTable(
-                tf.lookup.TextFileInitializer(
-                    vocabulary_file, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER,
-                    tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
-                ),
-                default_value="",
-            )
-            archive.track(table)
-            archive.add_endpoint(
-                "vocabulary",
-                lambda indices: {"names": table.lookup(tf.cast(indices, tf.int64))},
-                [tf.TensorSpec([None], tf.int32, name="indices")],
-            )
-    else:
-
-        def pose(x):
-            return {"pose_3d": model(x, training=False)}
-
-        def pose_mm(x, scale_mm):
-            pose_3d = model(x, training=False)
-            return {"pose_3d": pose_3d, "pose_3d_mm": pose_3d * scale_mm[:, tf.newaxis, tf.newaxis]}
-
-        archive.add_endpoint("serving_default", lambda images: pose(prepare(_check_images(images))), [images_spec])
-        archive.add_endpoint("serving_bytes", lambda image_bytes: pose(_decode(image_bytes, prepare)), [bytes_spec])
+    # The task names the outputs: one (suffix, extra input specs, outputs) per
+    # signature pair "serving_<suffix>" (images) and "serving_bytes_<suffix>".
+    for suffix, extra_specs, outputs in task.serving_outputs(model):
+        names = ("serving_default", "serving_bytes") if not suffix else (f"serving_{suffix}", f"serving_bytes_{suffix}")
         archive.add_endpoint(
-            "serving_mm", lambda images, scale_mm: pose_mm(prepare(_check_images(images)), scale_mm),
-            [images_spec, scale_spec],
+            names[0],
+            lambda images, *extra, outputs=outputs: outputs(model(prepare(_check_images(images)), training=False), *extra),
+            [images_spec, *extra_specs],
         )
         archive.add_endpoint(
-            "serving_bytes_mm", lambda image_bytes, scale_mm: pose_mm(_decode(image_bytes, prepare), scale_mm),
-            [bytes_spec, scale_spec],
+            names[1],
+            lambda image_bytes, *extra, outputs=outputs: outputs(
+                model(_decode(image_bytes, prepare), training=False), *extra
+            ),
+            [bytes_spec, *extra_specs],
+        )
+    if vocabulary:
+        vocabulary_file = os.path.join(tempfile.mkdtemp(), "vocabulary.txt")
+        with open(vocabulary_file, "w") as f:
+            f.write("\n".join(vocabulary) + "\n")
+        table = tf.lookup.StaticHashTable(
+            tf.lookup.TextFileInitializer(
+                vocabulary_file, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER,
+                tf.string, tf.lookup.TextFileIndex.WHOLE_LINE,
+            ),
+            default_value="",
+        )
+        archive.track(table)
+        archive.add_endpoint(
+            "vocabulary",
+            lambda indices: {"names": table.lookup(tf.cast(indices, tf.int64))},
+            [tf.TensorSpec([None], tf.int32, name="indices")],
         )
     os.makedirs(os.path.dirname(target), exist_ok=True)
     if os.path.exists(target):

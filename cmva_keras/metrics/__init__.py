@@ -7,10 +7,14 @@ NumPy functions compute the protocols on a whole split:
 - `pose_scores`: mean EPE, PCK curve and AUCs of 3D hand poses, as
   ColorHandPose3D's `EvalUtil` computes them.
 
+- `alignment_scores`: how close image latents land to the target encoder's:
+  mean 2-Wasserstein distance and latent-space retrieval (median rank, R@K).
+
 Keras metrics stream the same numbers over batches inside `fit` / `evaluate`
 on every backend: `IngredientF1`, `IngredientIoU`, `MeanEPE`, `PCKAUC`.
 """
 
+from cmva_keras.metrics.alignment import alignment_scores, retrieval_scores
 from cmva_keras.metrics.ingredient_f1 import IngredientF1
 from cmva_keras.metrics.ingredient_iou import IngredientIoU
 from cmva_keras.metrics.ingredients import ingredient_scores
@@ -31,8 +35,10 @@ __all__ = [
     "MeanEPE",
     "PCKAUC",
     "PCK_THRESHOLDS_MM",
+    "alignment_scores",
     "ingredient_scores",
     "normalized_auc",
     "pose_scores",
+    "retrieval_scores",
     "threshold_indices",
 ]

@@ -23,32 +23,16 @@ crops, fully connected pose encoder and decoder); it is an argument.
 """
 
 import keras
+import numpy as np
 
+from cmva_keras import keypoints
 from cmva_keras.layers import MLP, GaussianEncoder, Mapper
 from cmva_keras.models import CMVA
 from cmva_keras.tasks.common import image_shape, resolve_backbone
+from cmva_keras.tasks.task import Task
 
-NUM_KEYPOINTS = 21
+NUM_KEYPOINTS = keypoints.NUM_KEYPOINTS
 POSE_SHAPE = (NUM_KEYPOINTS, 3)
-
-# Ready-made settings, passed as `build_hand_model(**VARIANTS[v])`.
-VARIANTS = {
-    # The paper: ResNet-18 on 256x256 crops, 6 x 512 dense layers.
-    "paper": {
-        "backbone": "resnet18",
-        "image_size": 256,
-        "latent_dim": 30,
-        "hidden_units": (512,) * 5,
-    },
-    # Small enough to train on 2 CPU cores (configs/hand.py's default).
-    "small": {
-        "backbone": "resnet_small",
-        "image_size": 64,
-        "latent_dim": 30,
-        "hidden_units": (512,),
-    },
-}
-
 
 def build_hand_image_features(*, image_size, backbone="resnet18", backbone_weights=None, input_normalization="unit"):
     """E1's feature extractor: images `(batch, H, W, 3)` in 0..255 -> pooled features `(batch, channels)`.
@@ -129,3 +113,172 @@ def build_hand_model(
         seed=seed,
         name="cmva_hand",
     )
+
+
+SPREAD_QUARTILES = ("1 (curled)", "2", "3", "4 (open)")
+
+
+class HandTask(Task):
+    """3D hand pose from an RGB crop (section 4.2): regression of 21 x 3 keypoints.
+
+    Datasets: the synthetic offline default (RHD's layout), RHD and STB.
+    Scores, as ColorHandPose3D computes them: mean EPE in mm, PCK over
+    `linspace(0, 50 mm, 20)`, AUC over 20-50 mm and 0-50 mm (predictions and
+    targets are scaled back to mm by each example's bone length, `extras["scale"]`).
+    TTA: the crop and its vertical mirror (the pose's y axis mirrored back).
+    """
+
+    name = "hand"
+    problem = "regression"
+    datasets = ("synthetic", "rhd", "stb")
+    primary_metric = "epe_mm"
+    higher_is_better = False
+    table_metrics = ("epe_mm", "auc_20_50", "auc_0_50")
+    paper_table = "Table 3 (mean EPE, mm; RHD / STB)"
+    paper_results = {
+        "Zimmermann & Brox": {"epe_mm": 30.42},
+        "Yang & Yao": {"epe_mm": 19.95},
+        "Spurr et al. (CM-VAE)": {"epe_mm": 19.73},
+        "CMVA": {"epe_mm": 15.61, "auc_20_50": 0.907},
+    }
+
+    @property
+    def VARIANTS(self):  # noqa: N802  (the config module's constant)
+        from cmva_keras.configs import hand
+
+        return hand.VARIANTS
+
+    def get_config(self, variant="default"):
+        from cmva_keras.configs import hand
+
+        return hand.get_config(variant)
+
+    # ---------------------------------------------------------------- datasets
+    def synthetic_sizes(self, config):
+        """Arguments of `cmva_keras.synthetic.ensure_default("hand", ...)` for `config`."""
+        return {"num_train": config.data.synthetic_train, "num_eval": config.data.synthetic_eval}
+
+    def synthetic_manual_dir(self, config):
+        from cmva_keras import synthetic
+
+        return synthetic.ensure_default("hand", **self.synthetic_sizes(config))
+
+    def builder_name(self, config):
+        return "rhd" if config.data.dataset == "synthetic" else config.data.dataset
+
+    def input_shape(self, config):
+        return (config.data.image_size, config.data.image_size, 3)
+
+    def target_shape(self, vocabulary):
+        return POSE_SHAPE
+
+    def pipeline(self, config, examples, *, training, batch_size, for_evaluation=False, tta=False,
+                 num_classes=None):
+        from cmva_keras.pipelines import hand as hand_pipeline
+
+        dataset = hand_pipeline.make_dataset(
+            examples, training=training, image_size=config.data.image_size, with_metadata=for_evaluation,
+            batch_size=batch_size, seed=config.seed, deterministic=config.data.deterministic or not training,
+        )
+        if for_evaluation:
+            dataset = dataset.map(lambda image, pose, meta: (image, pose, {"scale": meta["scale"]}))
+        return dataset
+
+    # ------------------------------------------------------------------ models
+    def image_features(self, config, input_shape):
+        return build_hand_image_features(
+            image_size=input_shape[:2], backbone=config.model.backbone,
+            backbone_weights=config.model.backbone_weights or None,
+        )
+
+    def build_cmva(self, config, input_shape, target_shape):
+        return build_hand_model(
+            image_size=input_shape[:2], backbone=config.model.backbone,
+            backbone_weights=config.model.backbone_weights or None, latent_dim=config.model.latent_dim,
+            hidden_units=tuple(config.model.hidden_units), loss_weights=config.model.loss_weights.to_dict(),
+            squared_wasserstein=config.model.squared_wasserstein, seed=config.seed,
+        )
+
+    def build_cmvae(self, config, input_shape, target_shape):
+        from cmva_keras.tasks import baselines
+
+        return baselines.build_cmvae(
+            self, config, input_shape, target_shape, target_hidden_units=tuple(config.model.hidden_units)
+        )
+
+    def build_cadavae(self, config, input_shape, target_shape):
+        from cmva_keras.tasks import baselines
+
+        return baselines.build_cadavae(
+            self, config, input_shape, target_shape, target_hidden_units=tuple(config.model.hidden_units)
+        )
+
+    # ----------------------------------------------------------------- scoring
+    def score(self, y, prediction, extras, threshold=0.5):
+        from cmva_keras import metrics
+
+        scale = np.asarray(extras["scale"])[:, None, None]
+        return metrics.pose_scores(np.asarray(y) * scale, np.asarray(prediction) * scale)
+
+    # --------------------------------------------------------------------- TTA
+    def tta_views(self, images, config):
+        """The crop and its vertical mirror; the mirror flips the pose's y axis, undone on the output.
+
+        The pipeline's flip is `F = diag(1, -1, 1)` about the crop centre.
+        """
+        import tensorflow as tf
+
+        unflip = np.array([1.0, -1.0, 1.0], "float32")
+        return [(images, None), (tf.image.flip_up_down(images), unflip)]
+
+    # ----------------------------------------------------------------- figures
+    def latent_labels(self, y, vocabulary=None):
+        """The quartile of the mean palm-root-to-fingertip distance (`keypoints.TIPS`), curled to open."""
+        pose = np.asarray(y).reshape(len(y), keypoints.NUM_KEYPOINTS, 3)
+        tips, root = pose[:, list(keypoints.TIPS)], pose[:, keypoints.ROOT, None]
+        spread = np.linalg.norm(tips - root, axis=-1).mean(axis=1)
+        quartile = np.digitize(spread, np.quantile(spread, [0.25, 0.5, 0.75]))
+        return np.array(SPREAD_QUARTILES)[quartile], "fingertip spread quartile"
+
+    def write_figures(self, workdir, collected, results, paths):
+        """`pck.png` (PCK curves of every path: the paper's Figures 4-5) and `poses.png` (Figure 6)."""
+        import os
+
+        from cmva_keras import plots
+
+        written = []
+        path = os.path.join(workdir, "pck.png")
+        plots.plot_pck_curves(
+            {name: (results[name]["thresholds_mm"], results[name]["pck"]) for name in paths},
+            path, title="3D PCK",
+        )
+        written.append(path)
+        path = os.path.join(workdir, "poses.png")
+        k = min(6, len(collected["images"]))
+        plots.plot_pose_grid(
+            collected["images"][:k], collected["y"][:k],
+            {f"{name} path": collected[name][:k] for name in paths}, path,
+        )
+        written.append(path)
+        return written
+
+    # ----------------------------------------------------------------- serving
+    def serving_preprocessor(self, data_config):
+        from cmva_keras.export import preprocessing
+
+        return lambda images: preprocessing.hand_eval_images(images, data_config["image_size"])
+
+    def serving_outputs(self, model):
+        """`pose_3d` (palm-rooted, bone-normalised); the `_mm` signatures also take `scale_mm` and give mm."""
+        import tensorflow as tf
+
+        def pose(prediction):
+            return {"pose_3d": prediction}
+
+        def pose_mm(prediction, scale_mm):
+            return {"pose_3d": prediction, "pose_3d_mm": prediction * scale_mm[:, tf.newaxis, tf.newaxis]}
+
+        return [("", [], pose), ("mm", [tf.TensorSpec([None], tf.float32, name="scale_mm")], pose_mm)]
+
+
+HAND = HandTask()

@@ -1,8 +1,10 @@
-"""Loading the task configs in `configs/` and applying command-line overrides.
+"""Loading a run's config and applying command-line overrides.
 
-Configs are code (`configs/<task>.py` with `get_config(variant)`), returned as
-locked `ml_collections.ConfigDict`s: a misspelt key is an error, never a silent
-new setting.
+Configs are code, shipped in the package (`cmva_keras/configs/<task>.py`,
+reached through the task: `cmva_keras.tasks.get(task).get_config(variant)`),
+or a config file of your own (a `.py` file with `get_config(variant)`), or a
+`ConfigDict` you build. They come back locked: a misspelt key is an error,
+never a silent new setting.
 """
 
 import ast
@@ -12,41 +14,42 @@ import os
 
 import ml_collections
 
-TASKS = ("food", "hand")
-# The datasets of each task: "synthetic" is the offline default, generated locally.
-DATASETS = {"food": ("synthetic", "yummly28k", "recipe1m"), "hand": ("synthetic", "rhd", "stb")}
-
-
-def config_dir():
-    """The `configs/` folder: `$CMVA_CONFIG_DIR`, else the one beside the package (source checkout)."""
-    return os.environ.get("CMVA_CONFIG_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "configs")
-
 
 def load_config(task, variant="default"):
-    """`configs/<task>.py:get_config(variant)`, locked.
+    """The locked config of `task` (a registered task's name, or a path to a config `.py` file) for `variant`.
 
     Raises:
         ValueError: unknown task or variant, naming the valid ones.
-        FileNotFoundError: no configs folder (a non-editable install without
-            `CMVA_CONFIG_DIR`).
+        FileNotFoundError: a config file path that does not exist.
     """
-    if task not in TASKS:
-        raise ValueError(f"Unknown task {task!r}: the tasks are {', '.join(TASKS)}.")
-    path = os.path.abspath(os.path.join(config_dir(), f"{task}.py"))
-    if not os.path.exists(path):
-        raise FileNotFoundError(
-            f"Config file {path} not found. Run from a source checkout of cmva-keras, or set "
-            "CMVA_CONFIG_DIR to the folder holding food.py and hand.py."
-        )
-    spec = importlib.util.spec_from_file_location(f"cmva_configs_{task}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    variants = getattr(module, "VARIANTS", ("default",))
-    if variant not in variants:
-        raise ValueError(f"Unknown variant {variant!r} for task {task!r}: the variants are {', '.join(variants)}.")
-    config = module.get_config(variant)
+    if isinstance(task, str) and task.endswith(".py"):
+        config = _load_file(task, variant)
+    else:
+        from cmva_keras import tasks
+
+        task_object = tasks.get(task)
+        if variant not in task_object.VARIANTS:
+            raise ValueError(
+                f"Unknown variant {variant!r} for task {task!r}: the variants are {', '.join(task_object.VARIANTS)}."
+            )
+        config = task_object.get_config(variant)
     config.lock()
     return config
+
+
+def _load_file(path, variant):
+    path = os.path.abspath(os.path.expanduser(path))
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"Config file {path} not found; pass a .py file with get_config(variant).")
+    spec = importlib.util.spec_from_file_location(f"cmva_user_config_{abs(hash(path))}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, "get_config"):
+        raise ValueError(f"Config file {path} has no get_config(variant) function.")
+    variants = getattr(module, "VARIANTS", ("default",))
+    if variant not in variants:
+        raise ValueError(f"Unknown variant {variant!r} in {path}: the variants are {', '.join(variants)}.")
+    return module.get_config(variant)
 
 
 def flat_keys(config, prefix=""):
@@ -108,27 +111,32 @@ def to_json(config):
     return json.dumps(config.to_dict(), indent=2, sort_keys=True, default=str)
 
 
-def resolve_config(task, variant="default", *, dataset=None, manual_dir=None, data_dir=None, overrides=()):
-    """The run's config: `configs/<task>.py` for `variant`, then the command line's settings.
+def resolve_config(task, variant="default", *, dataset=None, manual_dir=None, data_dir=None, method=None,
+                   mapper=None, overrides=()):
+    """The run's config: the task's config (or a config file) for `variant`, then the command line's settings.
 
-    `dataset`, `manual_dir` and `data_dir` are shortcuts for the `data.*` keys;
-    `overrides` are `KEY=VALUE` strings (see `apply_overrides`).
+    `dataset`, `manual_dir`, `data_dir`, `method` and `mapper` are shortcuts
+    for the `data.*`, `method` and `mapper` keys; `overrides` are `KEY=VALUE`
+    strings (see `apply_overrides`).
     """
     config = load_config(task, variant)
-    shortcuts = {"data.dataset": dataset, "data.manual_dir": manual_dir, "data.data_dir": data_dir}
-    apply_overrides(config, [f"{k}={v}" for k, v in shortcuts.items() if v] + list(overrides))
-    check_dataset(config)
+    shortcuts = {"data.dataset": dataset, "data.manual_dir": manual_dir, "data.data_dir": data_dir,
+                 "method": method, "mapper": mapper}
+    apply_overrides(config, [f"{k}={v}" for k, v in shortcuts.items() if v is not None] + list(overrides))
+    check_config(config)
     return config
 
 
-def check_dataset(config):
-    """A known dataset for the task, and a `manual_dir` for a real one."""
-    task, name = config.task, config.data.dataset
-    if name not in DATASETS[task]:
-        raise ValueError(f"Unknown dataset {name!r} for task {task!r}: choose one of {', '.join(DATASETS[task])}.")
-    if name != "synthetic" and not config.data.manual_dir:
-        raise ValueError(
-            f"Dataset {name!r} is read from the folder you downloaded it to: pass --manual_dir "
-            f"(or --set data.manual_dir=PATH). `python -c \"import cmva_keras, tensorflow_datasets as tfds; "
-            f"print(tfds.builder('{name}').MANUAL_DOWNLOAD_INSTRUCTIONS)\"` shows the expected layout."
-        )
+def default_run_name(config):
+    """`<task>-<variant>` for CMVA (the design card's `workdirs/food-default`), `<task>-<method>[-mapper]-<variant>` else."""
+    method = config.get("method", "cmva")
+    if method == "cmva":
+        return f"{config.task}-{config.variant}"
+    return f"{config.task}-{method}{'-mapper' if config.get('mapper', False) else ''}-{config.variant}"
+
+
+def check_config(config):
+    """Asks the config's task whether the config can run (dataset, manual_dir, method); raises ValueError."""
+    from cmva_keras import tasks
+
+    tasks.get(config.task).check_config(config)

@@ -1,4 +1,4 @@
-"""`train`: one CMVA run from a config, writing everything to a workdir.
+"""`train`: one run of any method (CMVA, a baseline, "+ Mapper") from a config, writing everything to a workdir.
 
 The workdir receives `config.json` (the resolved config), `vocabulary.json`
 (food: the ingredient names of the label vector), `history.json` (every
@@ -37,32 +37,99 @@ def epoch_learning_rate(train_config):
     return lambda epoch, lr=None: base * decay**epoch
 
 
+def method_phase_epochs(config):
+    """The epochs of each phase of `config`'s method (CMVA: `train.phase_epochs`; the others: `methods.*`)."""
+    if config.get("mapper", False):
+        return tuple(config.methods.mapper.phase_epochs)
+    method = config.get("method", "cmva")
+    if method == "cmva":
+        return tuple(config.train.phase_epochs)
+    return tuple(config.methods[method].phase_epochs)
+
+
+def method_callbacks(config, model, schedule):
+    """Callbacks a method adds to its phases: CADA-VAE's warm-up ramps (over its VAE phase, phase 2)."""
+    if config.get("method", "cmva") == "cadavae" and not config.get("mapper", False) and config.methods.cadavae.warmup:
+        from cmva_keras.models.cadavae import warmup_callbacks
+
+        return warmup_callbacks(schedule)
+    return []
+
+
 def train(config, workdir):
-    """Trains CMVA through its three phases as `config` says; returns `(model, history_records)`."""
+    """Trains `config`'s method through its phases; returns `(model, history_records)`.
+
+    CMVA and the baselines train from scratch; "+ Mapper" (`config.mapper`)
+    trains a mapper on a finished baseline (`config.base_workdir`, else one
+    it trains first into `workdir/base`).
+    """
+    from cmva_keras.training.config import check_config
+
+    check_config(config)
     os.makedirs(workdir, exist_ok=True)
     with open(os.path.join(workdir, run_files.CONFIG), "w") as f:
         f.write(to_json(config))
     keras.utils.set_random_seed(config.seed)
-
     data = build_datasets(config)
     if data.vocabulary:
         # Label names, read by evaluation and shipped in the exported SavedModel.
         with open(os.path.join(workdir, run_files.VOCABULARY), "w") as f:
             json.dump(list(data.vocabulary), f, indent=0)
-    model = build_model(config, data)
+    if config.get("mapper", False):
+        model = _mapper_on_baseline(config, workdir)
+    else:
+        model = build_model(config, data)
+    return _fit(model, config, data, workdir)
+
+
+def _mapper_on_baseline(config, workdir):
+    """`WithMapper` around the finished baseline of `config` (trained here first if needed)."""
+    from cmva_keras.layers import Mapper
+    from cmva_keras.models import WithMapper
+
+    base_dir = config.base_workdir or os.path.join(workdir, "base")
+    if not os.path.exists(os.path.join(base_dir, run_files.MODEL)):
+        if config.base_workdir:
+            raise FileNotFoundError(
+                f"--base_workdir {base_dir} holds no finished run (no {run_files.MODEL}); train the baseline there "
+                f"first (scripts/train.py --method {config.method} --workdir {base_dir}) or leave --base_workdir out."
+            )
+        base_config = config.copy_and_resolve_references()
+        with base_config.unlocked():
+            base_config.mapper, base_config.base_workdir = False, ""
+        train(base_config, base_dir)
+    _, base_run, _ = run_files.read_run(base_dir)
+    found = (base_run.get("task"), base_run.get("method", "cmva"), bool(base_run.get("mapper", False)))
+    if found != (config.task, config.method, False):
+        raise ValueError(
+            f"--base_workdir {base_dir} holds a {found[1]} run of task {found[0]}"
+            f"{' with a mapper' if found[2] else ''}; \"+ Mapper\" needs a finished {config.method} run of task "
+            f"{config.task}. Point --base_workdir at one, or leave it out to train one."
+        )
+    import cmva_keras  # noqa: F401  (registers the classes)
+
+    base = keras.models.load_model(os.path.join(base_dir, run_files.MODEL))
+    weights = {k: config.model.loss_weights[k] for k in WithMapper.TERMS}
+    keras.utils.set_random_seed(config.seed)
+    return WithMapper(base, Mapper(config.model.latent_dim, name="mapper"), loss_weights=weights, seed=config.seed,
+                      squared_wasserstein=config.model.squared_wasserstein, name="with_mapper")
+
+
+def _fit(model, config, data, workdir):
+    """Compiles and fits `model` through its phases with the run's callbacks; writes the workdir's files."""
     model.build((None,) + tuple(data.input_shape))
     model.compile(optimizer=make_optimizer(config.train), jit_compile=config.train.jit_compile)
     logging.info(
-        "CMVA for task %s: %s parameters; %s training batches of %d per epoch.",
-        config.task, f"{model.count_params():,}", data.train_steps, config.train.batch_size,
+        "%s for task %s: %s parameters; %s training batches of %d per epoch.",
+        type(model).__name__, config.task, f"{model.count_params():,}", data.train_steps, config.train.batch_size,
     )
-
-    schedule = PhaseSchedule(tuple(config.train.phase_epochs))
+    schedule = PhaseSchedule(method_phase_epochs(config))
     checkpoints = PhaseCheckpoint(workdir, schedule)
     backup_dir = os.path.join(workdir, "backup")
     history = HistoryWriter(os.path.join(workdir, "history.json"))
     callbacks = [
         schedule,  # first: sets the phase before the others see the epoch
+        *method_callbacks(config, model, schedule),
         keras.callbacks.LearningRateScheduler(epoch_learning_rate(config.train)),
         NonFiniteLossGuard(last_good_checkpoint=lambda: checkpoints.last_saved or (
             backup_dir if os.path.isdir(backup_dir) else None)),

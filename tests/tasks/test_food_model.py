@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from cmva_keras import CMVA
+from cmva_keras import CMVA, tasks
 from cmva_keras.backbones import build_backbone
 from cmva_keras.layers import MLP, GaussianEncoder, Mapper
 from cmva_keras.tasks import build_food_image_features, build_food_model, food
@@ -26,7 +26,7 @@ def _expected_head_parameters(features, latent, ingredients):
 def test_paper_variant_sizes():
     # DenseNet-121 (7,037,504) + 1x1 conv 1024->512 + 3x3 conv 512->512, no
     # biases, each with a BatchNorm (4 values per channel); then the heads, d = 512.
-    model = build_food_model(**food.VARIANTS["paper"], num_ingredients=265)
+    model = tasks.get("food").build_model(tasks.get("food").get_config("paper"), (224, 224, 3), (265,))
     model.build((None, 224, 224, 3))
     features = 7_037_504 + (1024 * 512 + 4 * 512) + (9 * 512 * 512 + 4 * 512)
     assert model.source_encoder.backbone.count_params() == features

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from cmva_keras import CMVA
+from cmva_keras import CMVA, tasks
 from cmva_keras.layers import MLP, GaussianEncoder, Mapper
 from cmva_keras.tasks import build_hand_image_features, build_hand_model, hand
 
@@ -25,9 +25,10 @@ def _expected_head_parameters(features, latent, hidden_units):
 
 def test_paper_variant_sizes():
     # ResNet-18 (11,186,112 parameters, 512 pooled features), six 512-unit layers.
-    model = build_hand_model(**hand.VARIANTS["paper"])
+    config = tasks.get("hand").get_config("paper")
+    model = tasks.get("hand").build_model(config, (256, 256, 3), (21, 3))
     model.build((None, 256, 256, 3))
-    latent = hand.VARIANTS["paper"]["latent_dim"]
+    latent = config.model.latent_dim
     assert model.source_encoder.backbone.count_params() == 11_186_112
     assert part_parameters(model) == 11_186_112 + _expected_head_parameters(512, latent, (512,) * 5)
     assert model.target_shape == (21, 3) and model.task == "regression"

@@ -1,0 +1,67 @@
+"""What the task configs share: the loss-weight block, the optimizer block, the methods block.
+
+Each task config (`food.py`, `hand.py`) builds on these, so a change to, say,
+the paper's optimizer is made once.
+"""
+
+import ml_collections
+
+METHODS = ("cmva", "cmvae", "cadavae")
+
+
+def cmva_loss_weights(**overrides):
+    """Base weights of CMVA's seven terms (eq. 6); each phase zeroes the ones it does not train.
+
+    The task losses are means (BCE per label, MSE per coordinate) while the KL
+    terms are sums over the latent dimensions, so the KL weights are small:
+    with weight 1 the summed KL of a 128-d latent swamps a mean task loss and
+    the posterior collapses. `w2` is also a sum over dimensions (under a root).
+    """
+    weights = dict(rec_1=1.0, kl_1=1e-4, rec_2=1.0, kl_2=1e-4, rec_m=1.0, kl_m=1e-4, w2=1e-3)
+    weights.update(overrides)
+    return ml_collections.ConfigDict(weights)
+
+
+def train_block(**overrides):
+    """The optimizer and loop: the paper's Adam (beta 0.9 / 0.999), lr times 0.99 after every epoch."""
+    train = ml_collections.ConfigDict()
+    train.batch_size = 32
+    train.phase_epochs = (12, 6, 6)  # CMVA: epochs of phases 1 (branches), 2 (mapper), 3 (fine-tuning)
+    train.steps_per_epoch = 0  # 0: the whole training split each epoch
+    train.learning_rate = 1e-3  # an untuned choice for the small offline models; paper (and compile()): 1e-4
+    train.lr_decay = 0.99  # learning rate times this after every epoch
+    train.beta_1 = 0.9
+    train.beta_2 = 0.999
+    train.jit_compile = "auto"
+    train.verbose = 2  # Keras fit verbosity: 2 = one line per epoch
+    for key, value in overrides.items():
+        train[key] = value
+    return train
+
+
+def methods_block(cmva_phase_epochs):
+    """Per-method settings: which method trains, "+ Mapper", and each baseline's phases.
+
+    The baselines get the same number of epochs in all as CMVA, so a
+    comparison spends the same training budget on every method; "+ Mapper"
+    trains the mapper for as many epochs as CMVA's phase 2.
+    """
+    total = int(sum(cmva_phase_epochs))
+    p1, p2, p3 = (int(e) for e in cmva_phase_epochs)
+    head = max(1, p3 // 2)
+    methods = ml_collections.ConfigDict()
+    # CM-VAE (Spurr et al.): one phase, the three paths summed.
+    methods.cmvae = ml_collections.ConfigDict()
+    methods.cmvae.phase_epochs = (total,)
+    methods.cmvae.loss_weights = ml_collections.ConfigDict(
+        dict(rec_image=1.0, kl_image=1e-4, rec_target=1.0, kl_target=1e-4, rec_cross=1.0)
+    )
+    # CADA-VAE (Schönfeld et al.): features (like CMVA's phase 1), VAEs, then the latent head.
+    methods.cadavae = ml_collections.ConfigDict()
+    methods.cadavae.phase_epochs = (p1, max(1, total - p1 - head), head)
+    methods.cadavae.hidden_units = 512  # the single hidden layer of each CADA-VAE encoder and decoder
+    methods.cadavae.warmup = True  # the official code's warm-up ramps over the VAE phase
+    # "+ Mapper": the mapper alone on a frozen baseline.
+    methods.mapper = ml_collections.ConfigDict()
+    methods.mapper.phase_epochs = (p2,)
+    return methods
