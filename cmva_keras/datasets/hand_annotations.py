@@ -1,6 +1,7 @@
 """Turning RHD's and STB's native labels into one 21-keypoint convention.
 
-The convention of every hand builder (RHD's keypoint order, palm root):
+The convention of every hand builder (RHD's keypoint order, palm root;
+the constants are in `cmva_keras.keypoints`):
 
     0 palm centre, then thumb, index, middle, ring, pinky, each finger from
     tip to knuckle: 1-4 thumb (tip..MCP), 5-8 index, 9-12 middle, 13-16 ring,
@@ -19,10 +20,7 @@ forward), `uv` in pixels (u right, v down), `K` the 3x3 intrinsics.
 
 import numpy as np
 
-NUM_KEYPOINTS = 21
-PALM = 0
-MIDDLE_MCP = 12
-MIDDLE_PIP = 11
+from cmva_keras.keypoints import MIDDLE_MCP, MIDDLE_PIP, NUM_KEYPOINTS, PALM_ROOT, ROOT, palm_root
 
 # RHD index -> STB index: palm, then thumb/index/middle/ring/pinky tip..MCP.
 STB_TO_RHD = np.array([0] + list(range(20, 0, -1)), dtype=np.int64)
@@ -70,10 +68,10 @@ def rhd_keypoints(anno, side):
     K = np.asarray(anno["K"], np.float32)
     uv = uv_vis[:, :2].astype(np.float32)
     visible = uv_vis[:, 2] == 1
-    palm = 0.5 * (xyz[PALM] + xyz[MIDDLE_MCP])
-    xyz[PALM] = palm
-    uv[PALM] = project(palm[None], K)[0]
-    visible[PALM] = visible[PALM] or visible[MIDDLE_MCP]
+    palm = palm_root(xyz)
+    xyz[ROOT] = palm
+    uv[ROOT] = project(palm[None], K)[0]
+    visible[ROOT] = visible[list(PALM_ROOT)].any()
     return {"xyz_mm": xyz.astype(np.float32), "uv": uv, "visible": visible, "K": K}
 
 

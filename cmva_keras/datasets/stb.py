@@ -27,6 +27,7 @@ import tensorflow_datasets as tfds
 
 from cmva_keras.datasets import hand_annotations, hand_features, image_io, manual_dir
 from cmva_keras.datasets.builder_base import ManualBuilder
+from cmva_keras.keypoints import NUM_KEYPOINTS
 
 _DESCRIPTION = """Stereo Hand Pose Tracking Benchmark: 18,000 stereo frames of one left
 hand counting and moving, with 3D labels of 21 joints in millimetres. Left Bumblebee
@@ -117,6 +118,6 @@ def read_hand_para(path):
     except (OSError, ValueError, TypeError) as err:
         raise manual_dir.ManualDataError(f"stb: cannot read {path}: {err}") from err
     hand_para = np.asarray(mat.get("handPara"), np.float64)
-    if hand_para.ndim != 3 or hand_para.shape[:2] != (3, 21):
+    if hand_para.ndim != 3 or hand_para.shape[:2] != (3, NUM_KEYPOINTS):
         raise manual_dir.ManualDataError(f"stb: {path} has no handPara of shape (3, 21, frames), got {hand_para.shape}")
     return hand_para

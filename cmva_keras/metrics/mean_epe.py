@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from cmva_keras.keypoints import NUM_KEYPOINTS
 from cmva_keras.metrics.keypoint_ops import keypoint_distances, keypoint_weights
 
 
@@ -31,7 +32,7 @@ class MeanEPE(keras.metrics.Metric):
         name, dtype: as for any `keras.metrics.Metric`.
     """
 
-    def __init__(self, scale=1.0, num_keypoints=21, name="mean_epe", dtype=None):
+    def __init__(self, scale=1.0, num_keypoints=NUM_KEYPOINTS, name="mean_epe", dtype=None):
         super().__init__(name=name, dtype=dtype)
         self.scale = float(scale)
         self.num_keypoints = int(num_keypoints)

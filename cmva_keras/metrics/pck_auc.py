@@ -4,6 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from cmva_keras.keypoints import NUM_KEYPOINTS
 from cmva_keras.metrics.keypoint_ops import keypoint_distances, keypoint_weights
 from cmva_keras.metrics.pose import threshold_indices
 
@@ -42,7 +43,7 @@ class PCKAUC(keras.metrics.Metric):
         scale=1.0,
         max_threshold=50.0,
         num_thresholds=20,
-        num_keypoints=21,
+        num_keypoints=NUM_KEYPOINTS,
         name="pck_auc",
         dtype=None,
     ):

@@ -26,9 +26,8 @@ Large downscales are antialiased: when the crop shrinks the hand by more than
 
 import tensorflow as tf
 
+from cmva_keras.keypoints import MIDDLE_MCP, MIDDLE_PIP, ROOT
 from cmva_keras.pipelines import common, geometry
-
-MIDDLE_MCP, MIDDLE_PIP, ROOT = 12, 11, 0
 
 
 def _features(example):

@@ -29,6 +29,7 @@ import os
 import numpy as np
 from PIL import Image
 
+from cmva_keras import keypoints
 from cmva_keras.datasets import hand_annotations
 from cmva_keras.synthetic import hand_model, hand_render, marker, py2_pickle
 
@@ -160,12 +161,12 @@ def generate_stb(out_dir, frames_per_sequence=4, seed=0):
     for s, sequence in enumerate(STB_SEQUENCES):
         folder = os.path.join(root, "images", sequence)
         os.makedirs(folder, exist_ok=True)
-        hand_para = np.zeros((3, 21, frames_per_sequence))
+        hand_para = np.zeros((3, keypoints.NUM_KEYPOINTS, frames_per_sequence))
         for i in range(frames_per_sequence):
             rng = np.random.default_rng([seed, 100 + s, i])
             left, right, points = stb_frame(rng)
             palm_rooted = points.copy()
-            palm_rooted[0] = hand_model.palm_centre(points)  # STB's joint 0 is the palm centre
+            palm_rooted[keypoints.ROOT] = keypoints.palm_root(points)  # STB's joint 0 is the palm centre
             hand_para[:, :, i] = palm_rooted[rhd_to_stb].T
             Image.fromarray(left).save(os.path.join(folder, f"BB_left_{i}.png"), compress_level=1)
             Image.fromarray(right).save(os.path.join(folder, f"BB_right_{i}.png"), compress_level=1)

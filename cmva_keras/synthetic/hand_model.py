@@ -16,14 +16,16 @@ noise, and clipped to anatomical ranges:
     thumb CMC flexion 0..50, abduction 0..60, MCP 0..60, IP -10..80 deg.
 
 Keypoints come out in RHD's order: 0 wrist, then thumb, index, middle, ring,
-pinky, each from tip to knuckle (`keypoints`).
+pinky, each from tip to knuckle (`keypoints`; `cmva_keras.keypoints`).
 """
 
 import math
 
 import numpy as np
 
-FINGERS = ("thumb", "index", "middle", "ring", "pinky")
+from cmva_keras import keypoints as hand_keypoints
+
+FINGERS = hand_keypoints.FINGER_NAMES
 
 # Knuckle (thumb: CMC) positions of a right hand, mm, in the hand frame.
 _BASES = {
@@ -166,8 +168,3 @@ def random_rotation(rng):
         [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
         [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
     ])
-
-
-def palm_centre(points):
-    """Midpoint of the wrist (0) and the middle finger's MCP (12), RHD's palm root."""
-    return 0.5 * (points[0] + points[12])

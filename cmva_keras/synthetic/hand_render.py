@@ -16,6 +16,7 @@ finger, thumb to pinky, knuckle to tip (`PART_LABELS`).
 import numpy as np
 from PIL import Image, ImageDraw
 
+from cmva_keras import keypoints
 from cmva_keras.synthetic import hand_model
 
 SKIN_TONES = ((236, 188, 160), (224, 172, 140), (198, 140, 105), (160, 110, 80), (120, 80, 58), (245, 205, 180))
@@ -56,7 +57,7 @@ class Hand:
 def place_hand(rng, side, rotation, palm_position, scale, skin):
     """Builds a `Hand` whose palm centre sits at `palm_position` (mm, camera frame)."""
     local, normals = hand_model.pose(hand_model.sample_articulation(rng), side, scale)
-    offset = palm_position - rotation @ hand_model.palm_centre(local)
+    offset = palm_position - rotation @ keypoints.palm_root(local)
     points = local @ rotation.T + offset
     normals = normals @ rotation.T
     return Hand(side, points, normals, rotation, skin)
@@ -73,7 +74,7 @@ def _primitives(hand, K):
     x_axis = hand.rotation @ np.array([1.0, 0.0, 0.0])
     y_axis = hand.rotation @ np.array([0.0, 1.0, 0.0])
     w = hand_model.WRIST_HALF_WIDTH
-    wrist = pts[0]
+    wrist = pts[keypoints.WRIST]
     radial, ulnar = (wrist + w * x_axis, wrist - w * x_axis)
     if hand.side == "left":
         radial, ulnar = ulnar, radial
@@ -82,10 +83,10 @@ def _primitives(hand, K):
     arm = np.stack([wrist + 30 * x_axis, far + 36 * x_axis, far - 36 * x_axis, wrist - 30 * x_axis])
     prims.append((arm[:, 2].mean() + 25.0, "polygon", (arm, PERSON_LABEL, "arm")))
     # Palm: wrist corners, knuckles, thumb base.
-    palm = np.stack([ulnar, pts[20], pts[16], pts[12], pts[8], pts[4], radial])
+    palm = np.stack([ulnar, *pts[list(keypoints.MCPS[::-1])], radial])  # pinky .. thumb knuckles
     prims.append((palm[:, 2].mean(), "polygon", (palm, part_label(hand.side, 0), "palm")))
     for f, finger in enumerate(hand_model.FINGERS):
-        idx = [4 * f + 4, 4 * f + 3, 4 * f + 2, 4 * f + 1]  # knuckle .. tip
+        idx = keypoints.FINGERS[f][::-1]  # knuckle .. tip
         radii = hand_model.RADII[finger]
         for b in range(3):
             p0, p1 = pts[idx[b]], pts[idx[b + 1]]
