@@ -12,8 +12,6 @@ files exactly as the dataset ships them from the folder the user downloaded
 """
 
 from cmva_keras.datasets.loading import (
-    FOOD,
-    HAND,
     NAMES,
     SourceMismatchError,
     as_dataset,
@@ -31,8 +29,6 @@ from cmva_keras.datasets.stb import Stb
 from cmva_keras.datasets.yummly28k import Yummly28k
 
 __all__ = [
-    "FOOD",
-    "HAND",
     "NAMES",
     "ManualDataError",
     "Recipe1m",

@@ -23,8 +23,6 @@ from cmva_keras.datasets import manual_dir as manual_dir_lib
 logger = logging.getLogger(__name__)
 
 NAMES = ("yummly28k", "recipe1m", "rhd", "stb")
-FOOD = ("yummly28k", "recipe1m")
-HAND = ("rhd", "stb")
 _ENCODED = ("image", "images")
 _DROPPED = ("mask", "depth")
 _VALIDATION = {"val": "validation", "valid": "validation", "eval": "test", "evaluation": "test"}

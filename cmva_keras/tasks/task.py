@@ -84,7 +84,23 @@ class Task:
         """The TFDS builder that reads `config`'s dataset (the synthetic set's native format's)."""
         return config.data.dataset
 
-    def vocabulary(self, builder):
+    def open_source(self, config):
+        """What the splits are read from; by default the dataset's TFDS builder, prepared once.
+
+        A task whose data is not a TFDS dataset returns anything here that its
+        `examples` and `vocabulary` understand.
+        """
+        from cmva_keras.training.setup import open_dataset
+
+        return open_dataset(config)
+
+    def examples(self, source, split, shuffle_files=False):
+        """One split of `source` as a `tf.data.Dataset` of examples, before the pipeline."""
+        from cmva_keras import datasets
+
+        return datasets.as_dataset(source, split, shuffle_files=shuffle_files)
+
+    def vocabulary(self, source):
         """Label names in output order (classification), or None."""
         return None
 

@@ -61,14 +61,12 @@ def open_dataset(config):
 
 def build_datasets(config):
     """The run's `TaskData`: the prepared training split through the task's augmenting pipeline."""
-    from cmva_keras import datasets
-
     task = task_of(config)
-    builder = open_dataset(config)
-    vocabulary = task.vocabulary(builder) or []
+    source = task.open_source(config)
+    vocabulary = task.vocabulary(source) or []
     target_shape = tuple(task.target_shape(vocabulary))
     train = task.pipeline(
-        config, datasets.as_dataset(builder, "train", shuffle_files=True), training=True,
+        config, task.examples(source, "train", shuffle_files=True), training=True,
         batch_size=config.train.batch_size, num_classes=len(vocabulary) or None,
     )
     steps = config.train.steps_per_epoch or None
@@ -85,13 +83,11 @@ def evaluation_dataset(config, split="test", tta=False):
 
     With `tta`, the images are what the task's `tta_views` cut their views from.
     """
-    from cmva_keras import datasets
-
     task = task_of(config)
-    builder = open_dataset(config)
-    vocabulary = task.vocabulary(builder) or []
+    source = task.open_source(config)
+    vocabulary = task.vocabulary(source) or []
     return task.pipeline(
-        config, datasets.as_dataset(builder, split), training=False, batch_size=config.train.batch_size,
+        config, task.examples(source, split), training=False, batch_size=config.train.batch_size,
         for_evaluation=True, tta=tta, num_classes=len(vocabulary) or None,
     )
 
