@@ -57,7 +57,7 @@ def main(argv=None):
     try:
         config = (quick_config if args.quick else full_config)(**overrides)
     except ValueError as error:
-        raise SystemExit(f"run.py: {error}")
+        raise SystemExit(f"run.py: {error}") from None
     backends = BACKENDS if args.backend == "all" else (args.backend,)
     results = run_backends(backends, config, threads=args.threads, timeout=args.timeout)
     text = write_report(results, config, args.out, threads=args.threads)

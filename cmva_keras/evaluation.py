@@ -105,7 +105,10 @@ def collect(model, dataset, task, config, *, tta=False, max_examples=None, num_i
 
 
 # ----------------------------------------------------------------- thresholds
-def calibrate_threshold(y_true, probabilities, grid=np.linspace(0.05, 0.95, 19)):
+THRESHOLD_GRID = np.linspace(0.05, 0.95, 19)
+
+
+def calibrate_threshold(y_true, probabilities, grid=THRESHOLD_GRID):
     """The threshold on `grid` with the best per-recipe F1 (the Yummly protocol) on these examples."""
     scores = [metrics.ingredient_scores(y_true, probabilities, threshold=t)["f1"] for t in grid]
     return float(grid[int(np.argmax(scores))])

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the whole test suite once per Keras backend (tensorflow, jax, torch),
+# Lints, then runs the whole test suite once per Keras backend (tensorflow, jax, torch),
 # each in its own processes, and prints one closing line with the totals.
 # Extra arguments go to pytest (e.g. -k cmva, -x).
 set -uo pipefail
@@ -11,6 +11,9 @@ PYTHON="${PYTHON:-.venv/bin/python}"
 WORKERS="${CMVA_TEST_WORKERS:-2}"
 report_dir="$(mktemp -d)"
 status=0
+# Lint first (ruff, configured in pyproject.toml): a second, and it names the file and line.
+echo "=== ruff check"
+"$PYTHON" -m ruff check . || status=1
 for backend in tensorflow jax torch; do
   echo "=== KERAS_BACKEND=$backend"
   KERAS_BACKEND="$backend" CUDA_VISIBLE_DEVICES="" TF_CPP_MIN_LOG_LEVEL=2 \

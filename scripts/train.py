@@ -48,7 +48,7 @@ def main(argv):
             data_dir=FLAGS.data_dir, method=FLAGS.method, mapper=FLAGS.mapper, overrides=overrides,
         )
     except (ValueError, FileNotFoundError) as error:
-        raise app.UsageError(str(error))
+        raise app.UsageError(str(error)) from None
     workdir = FLAGS.workdir or os.path.join("workdirs", default_run_name(config))
     try:
         train(config, workdir)

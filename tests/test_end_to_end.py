@@ -14,13 +14,13 @@ import keras
 import numpy as np
 import pytest
 from PIL import Image
+from tiny import same, snapshot
 
 import cmva_keras as cm
 from cmva_keras import evaluation, tasks
 from cmva_keras.export import ExportError, export_workdir
 from cmva_keras.training.config import resolve_config
 from cmva_keras.training.loop import train
-from tiny import same, snapshot
 
 pytestmark = pytest.mark.slow
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from cmva_keras.layers import GaussianEncoder, GaussianHead, Mapper, MLP
+from cmva_keras.layers import MLP, GaussianEncoder, GaussianHead, Mapper
 
 
 def test_gaussian_head_initial_log_var_sets_the_starting_scale():

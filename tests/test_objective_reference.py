@@ -14,7 +14,6 @@ KERAS_BACKEND (`scripts/run_tests.sh` runs all three).
 import keras
 import numpy as np
 import pytest
-
 from tiny import IMAGE_SHAPE, LATENT, build_tiny_cmva, tiny_data
 
 BATCH = 8
@@ -61,9 +60,9 @@ def float64_params(model):
         "conv": (*_dense(conv), conv.strides),
         "source_encoder": _gaussian(model.source_encoder.hidden, model.source_encoder.head),
         "target_encoder": _gaussian(model.target_encoder.hidden, model.target_encoder.head),
-        "source_decoder": {"hidden": [_dense(l) for l in model.source_decoder.hidden_layers],
+        "source_decoder": {"hidden": [_dense(layer) for layer in model.source_decoder.hidden_layers],
                            "output": _dense(model.source_decoder.output_layer)},
-        "target_decoder": {"hidden": [_dense(l) for l in model.target_decoder.hidden_layers],
+        "target_decoder": {"hidden": [_dense(layer) for layer in model.target_decoder.hidden_layers],
                            "output": _dense(model.target_decoder.output_layer)},
         "mapper_encoder": _gaussian([], mapper.variational_encoder[-1]),
         "mapper_decoder": _gaussian([], mapper.variational_decoder[-1]),

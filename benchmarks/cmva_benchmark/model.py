@@ -4,7 +4,7 @@ import keras
 import numpy as np
 
 import cmva_keras as cm
-from cmva_keras.layers import GaussianEncoder, Mapper, MLP
+from cmva_keras.layers import MLP, GaussianEncoder, Mapper
 
 NOISE_KEYS = ("z1", "z2", "z_v", "z_m")
 

@@ -99,7 +99,7 @@ def markdown_report(results, command, machine, config):
         title = {"3": "everything trained", "2": "only the mapper trained", "1": "branches trained"}.get(phase, "")
         out += ["", f"### Phase {phase} ({title})", "", phase_table(results, phase), "",
                 "Load average after each round: " + "; ".join(
-                    f"{b} " + ", ".join(_fmt(v) for v in (l or [])) for b, l in loads.items())]
+                    f"{b} " + ", ".join(_fmt(v) for v in (load or [])) for b, load in loads.items())]
     out += ["", "First-step loss of each hand-written loop against `CMVA.compute_objective`, "
                 "same weights, batch and noise (largest relative error over phases):", ""]
     for backend, result in results.items():

@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 
 import cmva_keras as cm
-from cmva_keras.layers import GaussianEncoder, Mapper, MLP
 from cmva_benchmark import (
     BenchmarkConfig,
     EquivalenceError,
@@ -35,6 +34,7 @@ from cmva_benchmark import (
 from cmva_benchmark.report import markdown_report
 from cmva_benchmark.rows import HandRow, KerasRow
 from cmva_benchmark.runner import time_rows
+from cmva_keras.layers import MLP, GaussianEncoder, Mapper
 
 BACKEND = keras.backend.backend()
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -7,7 +7,6 @@ import keras
 import tensorflow as tf
 
 
-
 def _check_images(images):
     """Refuses images without 3 channels before they reach the model.
 
@@ -37,7 +36,6 @@ def write_saved_model(model_path, config, vocabulary, target):
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError("write_saved_model runs under KERAS_BACKEND=tensorflow; use export_workdir.")
     import cmva_keras  # noqa: F401  (registers the model's classes)
-
     from cmva_keras import tasks
 
     model = keras.models.load_model(model_path, compile=False)

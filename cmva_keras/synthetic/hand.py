@@ -119,7 +119,7 @@ def generate_rhd(out_dir, num_train=6000, num_eval=500, seed=0, workers=2):
         for sub in ("color", "mask", "depth"):
             os.makedirs(os.path.join(root, split, sub), exist_ok=True)
         with concurrent.futures.ThreadPoolExecutor(max(1, workers)) as pool:
-            annotations = dict(pool.map(lambda i: _rhd_sample(root, split, i, seed), range(count)))
+            annotations = dict(pool.map(lambda i, split=split: _rhd_sample(root, split, i, seed), range(count)))
         with open(os.path.join(root, split, f"anno_{split}.pickle"), "wb") as f:
             f.write(py2_pickle.dumps(annotations))
     marker.write(root, "rhd", num_train=int(num_train), num_eval=int(num_eval), seed=int(seed))

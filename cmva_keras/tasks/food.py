@@ -25,6 +25,7 @@ from cmva_keras.models import CMVA
 from cmva_keras.tasks.common import image_shape, resolve_backbone
 from cmva_keras.tasks.task import Task
 
+
 def build_food_image_features(
     *, image_size, backbone="densenet121", backbone_weights=None, extra_conv_filters=(512, 512),
     extra_conv_kernel_sizes=(1, 3), input_normalization="unit",

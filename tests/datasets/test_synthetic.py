@@ -8,11 +8,11 @@ import pickle
 
 import numpy as np
 import pytest
+from dataset_fixtures import tiny_folder
 from PIL import Image
 
 from cmva_keras import synthetic
 from cmva_keras.synthetic import food, hand, hand_model
-from dataset_fixtures import tiny_folder
 
 
 def _same_tree(a, b):

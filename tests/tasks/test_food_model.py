@@ -7,7 +7,7 @@ import pytest
 from cmva_keras import CMVA, tasks
 from cmva_keras.backbones import build_backbone
 from cmva_keras.layers import MLP, GaussianEncoder, Mapper
-from cmva_keras.tasks import build_food_image_features, build_food_model, food
+from cmva_keras.tasks import build_food_image_features, build_food_model
 
 from .helpers import assert_keras_round_trip, dense_parameters, fit_three_phases, part_parameters
 

@@ -5,7 +5,7 @@ import numpy as np
 
 from cmva_keras import CMVA, tasks
 from cmva_keras.layers import MLP, GaussianEncoder, Mapper
-from cmva_keras.tasks import build_hand_image_features, build_hand_model, hand
+from cmva_keras.tasks import build_hand_image_features, build_hand_model
 
 from .helpers import assert_keras_round_trip, dense_parameters, fit_three_phases, mlp_parameters, part_parameters
 
