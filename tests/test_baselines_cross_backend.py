@@ -16,14 +16,18 @@ BACKENDS = ("tensorflow", "jax", "torch")
 CASES = [(name, task) for name in ("CMVAE", "CADAVAE") for task in ("classification", "regression")]
 
 
-def run_worker(backend, jobs_path):
+def start_worker(backend, jobs_path):
     env = {**os.environ, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": ""}
     worker = os.path.join(os.path.dirname(__file__), "baselines_cross_backend_worker.py")
-    result = subprocess.run(
-        [sys.executable, worker, jobs_path], env=env, capture_output=True, text=True, timeout=600,
+    return subprocess.Popen(
+        [sys.executable, worker, jobs_path], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout)
+
+
+def finish_worker(process):
+    stdout, stderr = process.communicate(timeout=600)
+    assert process.returncode == 0, stderr[-3000:]
+    return json.loads(stdout)
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +50,15 @@ def results(tmp_path_factory):
     jobs_path = str(directory / "jobs.json")
     with open(jobs_path, "w") as f:
         json.dump(jobs, f)
-    here = evaluate_all(jobs)
-    others = [run_worker(b, jobs_path) for b in BACKENDS if b != keras.backend.backend()]
+    # The other backends' workers run while this process evaluates the files too.
+    workers = [start_worker(b, jobs_path) for b in BACKENDS if b != keras.backend.backend()]
+    try:
+        here = evaluate_all(jobs)
+        others = [finish_worker(w) for w in workers]
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
     return {case: [here[i]] + [other[i] for other in others] for i, case in enumerate(CASES)}
 
 
