@@ -18,14 +18,13 @@ import os
 import keras
 import numpy as np
 import pytest
+from test_objective_reference import conv_then_average, kl, relu
+from tiny import same
 
-import cmva_keras as cm
 from cmva_keras.callbacks.phase_schedule import PhaseSchedule
-from cmva_keras.layers import ConvImageDecoder, GaussianEncoder, Mapper, MLP
+from cmva_keras.layers import MLP, ConvImageDecoder, GaussianEncoder, Mapper
 from cmva_keras.models import CADAVAE, CMVAE, WithMapper
 from cmva_keras.models import cadavae as cadavae_module
-from tiny import same
-from test_objective_reference import conv_then_average, kl, relu
 
 IMAGE_SHAPE = (8, 8, 3)
 NUM_LABELS = 5

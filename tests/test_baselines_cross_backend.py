@@ -8,7 +8,6 @@ import sys
 import keras
 import numpy as np
 import pytest
-
 import test_baselines as baselines
 from baselines_cross_backend_worker import evaluate_all
 
