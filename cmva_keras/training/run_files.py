@@ -5,12 +5,14 @@ read them through `read_run`, so both give the same error for a workdir that
 holds no finished run.
 """
 
+import glob
 import json
 import os
 
 MODEL = "model.keras"  # the trained CMVA
 CONFIG = "config.json"  # the resolved config
 VOCABULARY = "vocabulary.json"  # food: the ingredient names, in output order
+COMPARISON = "comparison.json"  # marks a folder of scripts/compare.py (runs in <method>/seed<s>)
 
 
 def read_run(workdir):
@@ -18,10 +20,18 @@ def read_run(workdir):
 
     Raises:
         FileNotFoundError: the workdir, its model or its config is missing;
-            the message names the missing path and what to pass instead.
+            the message names the missing path and what to pass instead; for a
+            comparison folder (scripts/compare.py), one of its run folders.
     """
     if not os.path.isdir(workdir):
         raise FileNotFoundError(f"Workdir {workdir} does not exist; pass the --workdir of a finished training run.")
+    if os.path.exists(os.path.join(workdir, COMPARISON)) and not os.path.exists(os.path.join(workdir, MODEL)):
+        found = sorted(glob.glob(os.path.join(glob.escape(workdir), "*", "seed*", MODEL)))
+        example = os.path.dirname(found[0]) if found else os.path.join(workdir, "cmva", "seed0")
+        raise FileNotFoundError(
+            f"{workdir}: this is a comparison folder (scripts/compare.py); pass one of its run folders, "
+            f"e.g. {example}"
+        )
     for name in (MODEL, CONFIG):
         path = os.path.join(workdir, name)
         if not os.path.exists(path):
