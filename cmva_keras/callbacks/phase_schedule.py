@@ -6,7 +6,6 @@ import keras
 from absl import logging
 
 
-
 @keras.saving.register_keras_serializable(package="cmva_keras")
 class PhaseSchedule(keras.callbacks.Callback):
     """Switches a `StagedModel` (e.g. `CMVA`) through its phases 1, 2, ... by epoch counts.

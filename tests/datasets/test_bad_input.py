@@ -5,9 +5,9 @@ import os
 import shutil
 
 import pytest
+from dataset_fixtures import SPLITS, fresh_copy
 
 from cmva_keras import datasets
-from dataset_fixtures import SPLITS, fresh_copy
 
 
 def _corrupt(path, data=b"\xff\xd8\xff\xe0 this is not a JPEG"):

@@ -7,13 +7,13 @@ import pickle
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
+from dataset_fixtures import TINY, prepared, tiny_folder
 from PIL import Image
 from scipy import io as scipy_io
 
 from cmva_keras import datasets
 from cmva_keras.datasets import yummly28k
 from cmva_keras.synthetic import food
-from dataset_fixtures import TINY, prepared, tiny_folder
 
 
 def _examples(name, split):

@@ -5,9 +5,9 @@ the expected split sizes follow from the generator arguments (see conftest).
 """
 
 import tensorflow_datasets as tfds
+from dataset_fixtures import SPLITS, tiny_folder
 
 import cmva_keras.datasets as datasets
-from dataset_fixtures import SPLITS, tiny_folder
 
 
 class _TinyFolder:

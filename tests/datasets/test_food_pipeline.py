@@ -6,11 +6,11 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from dataset_fixtures import SPLITS, prepared
 from PIL import Image
 
 from cmva_keras import datasets
 from cmva_keras.pipelines import food as food_pipeline
-from dataset_fixtures import SPLITS, prepared
 
 
 def _position_image(h=240, w=360):

@@ -4,12 +4,12 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from dataset_fixtures import prepared
 
 from cmva_keras import datasets
 from cmva_keras.pipelines import geometry
 from cmva_keras.pipelines import hand as hand_pipeline
 from cmva_keras.synthetic import hand_model
-from dataset_fixtures import prepared
 
 SIZE = 64
 

@@ -8,7 +8,6 @@ from PIL import Image
 
 from cmva_keras.datasets import image_io
 
-
 GRADIENT = np.tile(np.arange(64, dtype=np.uint8)[None, :, None] * 4, (48, 1, 3))
 _buffer = io.BytesIO()
 Image.fromarray(GRADIENT).save(_buffer, format="JPEG")

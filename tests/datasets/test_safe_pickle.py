@@ -8,11 +8,11 @@ import subprocess
 
 import numpy as np
 import pytest
+from dataset_fixtures import fresh_copy
 
 from cmva_keras import datasets
 from cmva_keras.datasets import safe_pickle
 from cmva_keras.synthetic import py2_pickle
-from dataset_fixtures import fresh_copy
 
 
 def _annotations(n=3):
