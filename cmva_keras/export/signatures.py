@@ -31,6 +31,29 @@ def _decode(image_bytes, prepare):
     return tf.map_fn(one, image_bytes, fn_output_signature=tf.float32)
 
 
+def _endpoint_functions(model, prepare, outputs, num_extra):
+    """`(from_images, from_bytes)` for one signature pair; `num_extra` (0 or 1) more inputs go to `outputs`.
+
+    Written out per arity: TensorFlow traces endpoints by their parameters, so
+    varargs or default arguments would not export.
+    """
+    if num_extra == 0:
+        def from_images(images):
+            return outputs(model(prepare(_check_images(images)), training=False))
+
+        def from_bytes(image_bytes):
+            return outputs(model(_decode(image_bytes, prepare), training=False))
+    elif num_extra == 1:
+        def from_images(images, extra):
+            return outputs(model(prepare(_check_images(images)), training=False), extra)
+
+        def from_bytes(image_bytes, extra):
+            return outputs(model(_decode(image_bytes, prepare), training=False), extra)
+    else:
+        raise ValueError(f"A task's serving outputs take at most one extra input; got {num_extra}.")
+    return from_images, from_bytes
+
+
 def write_saved_model(model_path, config, vocabulary, target):
     """Loads `model_path` under the TF backend and writes the SavedModel to `target`."""
     if keras.backend.backend() != "tensorflow":
@@ -50,18 +73,9 @@ def write_saved_model(model_path, config, vocabulary, target):
     # signature pair "serving_<suffix>" (images) and "serving_bytes_<suffix>".
     for suffix, extra_specs, outputs in task.serving_outputs(model):
         names = ("serving_default", "serving_bytes") if not suffix else (f"serving_{suffix}", f"serving_bytes_{suffix}")
-        archive.add_endpoint(
-            names[0],
-            lambda images, *extra, outputs=outputs: outputs(model(prepare(_check_images(images)), training=False), *extra),
-            [images_spec, *extra_specs],
-        )
-        archive.add_endpoint(
-            names[1],
-            lambda image_bytes, *extra, outputs=outputs: outputs(
-                model(_decode(image_bytes, prepare), training=False), *extra
-            ),
-            [bytes_spec, *extra_specs],
-        )
+        from_images, from_bytes = _endpoint_functions(model, prepare, outputs, len(extra_specs))
+        archive.add_endpoint(names[0], from_images, [images_spec, *extra_specs])
+        archive.add_endpoint(names[1], from_bytes, [bytes_spec, *extra_specs])
     if vocabulary:
         vocabulary_file = os.path.join(tempfile.mkdtemp(), "vocabulary.txt")
         with open(vocabulary_file, "w") as f:
