@@ -5,9 +5,9 @@ import os
 import keras
 import numpy as np
 import pytest
+from tiny import build_tiny_cmva, same, snapshot, tiny_data
 
 import cmva_keras as cm
-from tiny import build_tiny_cmva, same, snapshot, tiny_data
 
 
 class Snapshots(keras.callbacks.Callback):
@@ -70,12 +70,37 @@ def test_freezing_is_bit_exact_per_phase_including_batchnorm_statistics():
         assert not same(end_2, end_3, part), part
 
 
-def test_batchnorm_moving_statistics_are_among_the_frozen_variables():
-    model = build_tiny_cmva()
-    names = [v.path for v in model.source_encoder.variables] if model.built else []
-    model.build((None, 12, 12, 3))
-    names = [v.path for v in model.source_encoder.variables]
-    assert any("moving_mean" in n for n in names) and any("moving_variance" in n for n in names)
+def test_batchnorm_statistics_stay_put_in_a_frozen_part_and_move_in_a_trained_one():
+    model = build_tiny_cmva()  # E1 has a BatchNormalization layer
+    x, y = tiny_data(32)
+    model.build((None,) + x.shape[1:])
+    statistics = [
+        v for v in model.source_encoder.non_trainable_variables if v.path.endswith(("moving_mean", "moving_variance"))
+    ]
+    assert len(statistics) == 2, [v.path for v in model.source_encoder.variables]
+
+    def values():
+        return [np.array(keras.ops.convert_to_numpy(v.value)) for v in statistics]
+
+    def moved(a, b):
+        return all(np.max(np.abs(u - v)) > 1e-4 for u, v in zip(a, b))
+
+    model.compile()
+    start = values()  # zeros and ones: any training-mode batch moves them
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)  # phase 1 trains E1
+    after_1 = values()
+    assert moved(start, after_1), "phase 1 trains E1: its BatchNorm statistics should move"
+    # Phase 2 freezes E1; the images are shifted so that batch statistics differ from the stored ones.
+    shifted = x * 2.0 + 1.0
+    model.set_phase(2, reset_optimizer=True)
+    model.fit(shifted, y, batch_size=8, epochs=1, verbose=0)
+    after_2 = values()
+    for before, after, v in zip(after_1, after_2, statistics):
+        assert np.array_equal(before, after), f"{v.path} moved in phase 2, where E1 is frozen"
+    # The same batches do move them where E1 trains (phase 3).
+    model.set_phase(3, reset_optimizer=True)
+    model.fit(shifted, y, batch_size=8, epochs=1, verbose=0)
+    assert moved(after_2, values()), "phase 3 trains E1 on the shifted images: its BatchNorm statistics should move"
 
 
 def test_loss_is_the_weighted_sum_of_the_active_terms():

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 
 import cmva_keras as cm
-from cmva_keras.layers import GaussianEncoder, Mapper, MLP
+from cmva_keras.layers import MLP, GaussianEncoder, Mapper
 
 IMAGE_SHAPE = (12, 12, 3)
 NUM_LABELS = 5
@@ -53,4 +53,16 @@ def snapshot(model):
 
 
 def same(a, b, part):
-    return all(np.array_equal(u, v) for u, v in zip(a[part], b[part]))
+    """Whether `part`'s variables hold the same values in snapshots `a` and `b`.
+
+    Snapshots of one part always list the same variables: a different count,
+    shape or dtype fails the test here (rather than making `same` False, which
+    a `not same(...)` check would pass on).
+    """
+    u, v = a[part], b[part]
+    assert len(u) == len(v), f"{part}: the snapshots hold {len(u)} and {len(v)} variables"
+    for i, (x, y) in enumerate(zip(u, v)):
+        assert x.shape == y.shape and x.dtype == y.dtype, (
+            f"{part}: variable {i} is {x.shape} {x.dtype} in one snapshot, {y.shape} {y.dtype} in the other"
+        )
+    return all(np.array_equal(x, y) for x, y in zip(u, v))

@@ -11,9 +11,15 @@ the step is traced, frozen parts run with `training=False`, and only the
 trained parts' variables are differentiated and updated (on JAX the frozen
 ones get a `None` gradient, which the optimizer skips), so neither a frozen
 weight nor its Adam moments move.
+
+`keras_private` is the one module of the package that touches private Keras
+APIs (the first-batch build hook, the compiled-metrics container, the
+learning-rate variable, JAX's state sync); it checks them when imported.
 """
 
 import keras
+
+from cmva_keras.backend import keras_private
 
 _BACKEND = keras.backend.backend()
 
@@ -29,4 +35,4 @@ else:
         f"KERAS_BACKEND is {_BACKEND!r}. Set KERAS_BACKEND to one of those."
     )
 
-__all__ = ["TrainStepMixin"]
+__all__ = ["TrainStepMixin", "keras_private"]

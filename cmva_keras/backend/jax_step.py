@@ -5,22 +5,15 @@ import warnings
 import jax
 import keras
 
+from cmva_keras.backend import keras_private
 
-class TrainStepMixin:
-    def _symbolic_build(self, iterator=None, data_batch=None):
-        # On JAX, `fit` and `evaluate` move the variables out of the model before
-        # the first step; an input error raised while that step is traced would
-        # leave the model without weights. Check the first batch before that.
-        if data_batch is None and iterator is not None:
-            for _, _, data_or_iterator in iterator:
-                if isinstance(data_or_iterator, (list, tuple)):
-                    data_batch = data_or_iterator[0]
-                else:
-                    data_batch = next(data_or_iterator)
-                break
-        if data_batch is not None:
-            self._prepare_first_batch(data_batch)
-        return super()._symbolic_build(data_batch=data_batch)
+
+class TrainStepMixin(keras_private.FirstBatchHook):
+    """JAX's stateless `train_step`/`test_step`.
+
+    `FirstBatchHook` checks the first batch and builds the model and optimizer
+    before `fit`/`evaluate` move the variables out of the model.
+    """
 
     def _stateless_objective(self, trainable_variables, non_trainable_variables, x, y, training):
         """`compute_objective` as a pure function of the variables' values."""

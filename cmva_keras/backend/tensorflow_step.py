@@ -2,20 +2,15 @@
 
 import tensorflow as tf
 
+from cmva_keras.backend import keras_private
 
-class TrainStepMixin:
-    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        # Without a distribution strategy, Keras on TF builds nothing before the
-        # first trace: the optimizer would then build for the first phase's
-        # variables only, and a bad batch would fail inside a tf.function that
-        # can never create variables again. Check and build eagerly instead.
-        if data_batch is None and iterator is not None:
-            for _, _, batches in iterator:
-                data_batch = next(batches)
-                break
-        if data_batch is not None:
-            self._prepare_first_batch(data_batch)
-        return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+class TrainStepMixin(keras_private.FirstBatchHook):
+    """TensorFlow's `train_step`/`test_step` (a `GradientTape`).
+
+    `FirstBatchHook` checks the first batch and builds the model and optimizer
+    eagerly, before the first step is traced.
+    """
 
     def train_step(self, data):
         x, y = self._unpack_data(data)

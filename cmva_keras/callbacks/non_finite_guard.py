@@ -5,6 +5,7 @@ import math
 import keras
 import numpy as np
 
+from cmva_keras.backend import keras_private
 from cmva_keras.phases import TERMS
 
 
@@ -45,10 +46,9 @@ class NonFiniteLossGuard(keras.callbacks.Callback):
                     (t for t in TERMS if t in logs and not math.isfinite(float(np.asarray(logs[t])))),
                     name,
                 )
-                if hasattr(self.model, "jax_state_sync"):
-                    # JAX keeps the variables outside the model during an epoch;
-                    # put them back so the model stays usable after the error.
-                    self.model.jax_state_sync()
+                # JAX keeps the variables outside the model during an epoch;
+                # put them back so the model stays usable after the error.
+                keras_private.sync_jax_state(self.model)
                 checkpoint = self.last_good_checkpoint() if self.last_good_checkpoint else None
                 kept = (
                     f" The last good checkpoint is kept at {checkpoint}."

@@ -1,0 +1,198 @@
+"""The one module of cmva_keras that touches private Keras APIs.
+
+Keras 3 gives no public way to do four things this package needs. Each is done
+here, and only here, behind a small public function:
+
+- `compiled_metrics(model)`: the `CompileMetrics` container that `compile(metrics=...)`
+  creates (`model._compile_metrics`), or None. A model with a custom
+  `train_step` updates it itself.
+- `learning_rate_variable(optimizer)`: the variable that holds the learning
+  rate (`optimizer._learning_rate`), so that a fresh-optimizer reset can zero
+  every other optimizer variable and keep the learning rate.
+- `sync_jax_state(model)`: on JAX, `fit` keeps the model's state outside the
+  model during an epoch; `model.jax_state_sync()` puts it back (a no-op on the
+  other backends).
+- `FirstBatchHook`: a mixin for the backend training steps. Before the first
+  step is traced, Keras calls a build hook with the first batch
+  (`Trainer._symbolic_build` on JAX, `TensorFlowTrainer._maybe_symbolic_build`
+  on TensorFlow); the mixin overrides it to call the model's
+  `_prepare_first_batch(batch)` (check the batch, build the model and the
+  optimizer) first. `first_batch(iterator)` reads that batch from Keras' epoch
+  iterator. PyTorch needs no hook: its steps run eagerly, so a bad batch fails
+  without taking the model's state away.
+
+When this module is imported it checks that the installed Keras still has
+these hooks, and raises `KerasPrivateAPIError` naming what changed if it does
+not. `tests/test_keras_private.py` checks their behaviour, one test per hook.
+The versions tested together are pinned in `constraints.txt`.
+"""
+
+import inspect
+
+import keras
+
+# The Keras release these hooks were written and tested against (the pin in constraints.txt).
+KERAS_VERSION_TESTED = "3.15.1"
+
+BACKEND = keras.backend.backend()
+
+# The Keras method, per backend, that receives the first batch before the first step is traced.
+BUILD_HOOKS = {"tensorflow": "_maybe_symbolic_build", "jax": "_symbolic_build", "torch": None}
+BUILD_HOOK = BUILD_HOOKS.get(BACKEND)
+BUILD_HOOK_PARAMETERS = ("self", "iterator", "data_batch")
+
+# Attributes that Keras methods store and that the functions below read.
+COMPILED_METRICS_ATTRIBUTE = "_compile_metrics"
+LEARNING_RATE_ATTRIBUTE = "_learning_rate"
+
+
+class KerasPrivateAPIError(ImportError):
+    """The installed Keras lacks a private hook that cmva_keras relies on."""
+
+
+# ------------------------------------------------------------------ the hooks
+def compiled_metrics(model):
+    """The metrics container `model.compile(metrics=...)` created, or None (no metrics, not compiled).
+
+    It is a `keras.metrics.Metric`: `update_state(y, y_pred)`, `result()`,
+    `reset_state()`; a model's `metrics` property lists it so that `fit`
+    reports and resets it.
+    """
+    return getattr(model, COMPILED_METRICS_ATTRIBUTE, None)
+
+
+def learning_rate_variable(optimizer):
+    """The `keras.Variable` holding `optimizer`'s learning rate, or None.
+
+    It is one of `optimizer.variables`. None when the learning rate is a
+    schedule or a callable (then no variable holds it). For a
+    `LossScaleOptimizer`, the wrapped optimizer's variable.
+    """
+    inner = getattr(optimizer, "inner_optimizer", None)
+    if inner is not None:
+        return learning_rate_variable(inner)
+    learning_rate = getattr(optimizer, LEARNING_RATE_ATTRIBUTE, None)
+    return learning_rate if isinstance(learning_rate, keras.Variable) else None
+
+
+def sync_jax_state(model):
+    """Puts the state a JAX `fit`/`evaluate` holds outside `model` back into its variables.
+
+    Call it from a callback before reading or keeping the model mid-epoch (for
+    example before raising an error out of `fit`). A no-op on TensorFlow and
+    PyTorch, and on JAX when the state is already in the model.
+    """
+    if BACKEND == "jax":
+        model.jax_state_sync()
+
+
+def first_batch(iterator):
+    """The first batch of a Keras epoch iterator, as the build hook receives it; None if it is empty.
+
+    Keras' epoch iterators yield `(first_step, last_step, data)`, where `data`
+    is an iterator of batches (TensorFlow, JAX) or a list of them (the generic
+    iterator, `steps_per_execution` batches).
+    """
+    for _, _, data in iterator:
+        if isinstance(data, (list, tuple)):
+            return data[0]
+        return next(data)
+    return None
+
+
+class FirstBatchHook:
+    """Mixin (before `keras.Model`): calls `self._prepare_first_batch(batch)` before Keras builds or traces.
+
+    On JAX the override matters because `fit` and `evaluate` move the variables
+    out of the model before the first step: an input error raised while that
+    step is traced would leave the model without weights. On TensorFlow,
+    without a distribution strategy, Keras builds nothing before the first
+    trace: the optimizer would then build for the first phase's variables
+    only, and a bad batch would fail inside a `tf.function`, which can never
+    create variables again. A no-op mixin on PyTorch.
+    """
+
+    if BUILD_HOOK == "_symbolic_build":
+
+        def _symbolic_build(self, iterator=None, data_batch=None):
+            if data_batch is None and iterator is not None:
+                data_batch = first_batch(iterator)
+            if data_batch is not None:
+                self._prepare_first_batch(data_batch)
+            return super()._symbolic_build(data_batch=data_batch)
+
+    elif BUILD_HOOK == "_maybe_symbolic_build":
+
+        def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+            if data_batch is None and iterator is not None:
+                data_batch = first_batch(iterator)
+            if data_batch is not None:
+                self._prepare_first_batch(data_batch)
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+
+# ------------------------------------------------------ the check at import
+def _stores(cls, method_name, attribute):
+    """Whether `method_name`, on `cls` or a base class, stores or reads `self.<attribute>`."""
+    for klass in cls.__mro__:
+        method = klass.__dict__.get(method_name)
+        code = getattr(inspect.unwrap(method), "__code__", None) if method is not None else None
+        if code is not None and attribute in code.co_names:
+            return True
+    return False
+
+
+def problems(backend=BACKEND, model_class=None, optimizer_class=None):
+    """What the installed Keras lacks of the hooks above: a list of sentences (empty when all is there).
+
+    Reads class definitions only: it creates no variable and starts no device.
+    """
+    model_class = keras.Model if model_class is None else model_class
+    optimizer_class = keras.optimizers.Optimizer if optimizer_class is None else optimizer_class
+    found = []
+    hook = BUILD_HOOKS.get(backend)
+    if hook is not None:
+        method = getattr(model_class, hook, None)
+        if not callable(method):
+            found.append(
+                f"keras.Model has no method `{hook}`, the hook {backend} calls with the first batch "
+                "before the first step is traced (FirstBatchHook overrides it)"
+            )
+        else:
+            parameters = tuple(inspect.signature(method).parameters)
+            if parameters != BUILD_HOOK_PARAMETERS:
+                found.append(
+                    f"keras.Model.{hook} takes {parameters}, not {BUILD_HOOK_PARAMETERS} "
+                    "(FirstBatchHook overrides it with the latter)"
+                )
+    if backend == "jax" and not callable(getattr(model_class, "jax_state_sync", None)):
+        found.append("keras.Model has no method `jax_state_sync` (used by sync_jax_state)")
+    if not (_stores(model_class, "__init__", COMPILED_METRICS_ATTRIBUTE)
+            and _stores(model_class, "compile", COMPILED_METRICS_ATTRIBUTE)):
+        found.append(
+            f"keras.Model's __init__ and compile no longer set `{COMPILED_METRICS_ATTRIBUTE}`, "
+            "the compiled-metrics container (read by compiled_metrics)"
+        )
+    if not _stores(optimizer_class, "__init__", LEARNING_RATE_ATTRIBUTE):
+        found.append(
+            f"keras.optimizers.Optimizer.__init__ no longer sets `{LEARNING_RATE_ATTRIBUTE}`, "
+            "the learning-rate variable (read by learning_rate_variable)"
+        )
+    return found
+
+
+def check(backend=BACKEND, model_class=None, optimizer_class=None):
+    """Raises `KerasPrivateAPIError` listing `problems(...)`, if any."""
+    found = problems(backend, model_class, optimizer_class)
+    if found:
+        raise KerasPrivateAPIError(
+            f"cmva_keras was tested with Keras {KERAS_VERSION_TESTED} (the pin in constraints.txt); the "
+            f"installed Keras {keras.__version__} (backend {backend}) changed private APIs it relies on: "
+            + "; ".join(found)
+            + f". Install the tested versions (pip install -c constraints.txt ..., which pins "
+            f"keras=={KERAS_VERSION_TESTED}), or port cmva_keras/backend/keras_private.py to this Keras "
+            "and run tests/test_keras_private.py."
+        )
+
+
+check()

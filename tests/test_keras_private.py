@@ -1,0 +1,229 @@
+"""The private Keras hooks of `cmva_keras/backend/keras_private.py`, one test each.
+
+Each test fails, with a message naming the hook, when a Keras upgrade changes
+what the package relies on. Plain Keras models are used (not CMVA), so a
+failure here points at Keras, not at the model.
+"""
+
+import inspect
+import os
+import re
+
+import keras
+import numpy as np
+import pytest
+
+from cmva_keras.backend import keras_private
+
+BACKEND = keras.backend.backend()
+UPGRADE = (
+    f"Keras {keras.__version__} differs from the tested {keras_private.KERAS_VERSION_TESTED} here; "
+    "port cmva_keras/backend/keras_private.py"
+)
+
+
+def small_data(n=8):
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(n, 3)).astype("float32"), rng.normal(size=(n, 2)).astype("float32")
+
+
+# ------------------------------------------------------------ version check
+def test_tested_keras_version_is_the_constraints_pin():
+    path = os.path.join(os.path.dirname(__file__), "..", "constraints.txt")
+    with open(path) as f:
+        pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", f.read(), flags=re.M))
+    assert pins.get("keras") == keras_private.KERAS_VERSION_TESTED, (
+        "constraints.txt pins a Keras other than keras_private.KERAS_VERSION_TESTED: "
+        "update the constant after running this file against the new pin"
+    )
+
+
+def test_installed_keras_has_every_hook():
+    assert keras_private.problems() == [], UPGRADE
+
+
+def test_a_changed_hook_fails_at_import_with_the_tested_version_and_the_change():
+    class ChangedModel:  # the hook lost a parameter; nothing else is there either
+        def _symbolic_build(self, data_batch=None):
+            pass
+
+        def _maybe_symbolic_build(self, data_batch=None):
+            pass
+
+    class ChangedOptimizer:
+        def __init__(self):
+            self._lr = 1.0
+
+    for backend in ("tensorflow", "jax", "torch"):
+        with pytest.raises(keras_private.KerasPrivateAPIError) as info:
+            keras_private.check(backend, ChangedModel, ChangedOptimizer)
+        message = str(info.value)
+        assert f"tested with Keras {keras_private.KERAS_VERSION_TESTED}" in message
+        assert "_compile_metrics" in message and "_learning_rate" in message
+        if backend != "torch":
+            assert f"{keras_private.BUILD_HOOKS[backend]} takes ('self', 'data_batch')" in message
+        assert ("jax_state_sync" in message) == (backend == "jax")
+
+
+# --------------------------------------------------------- first-batch hook
+class FirstBatchRecorder(keras_private.FirstBatchHook, keras.Model):
+    """Records what the hook hands `_prepare_first_batch`, and when; can refuse the batch."""
+
+    def __init__(self, refuse=False):
+        super().__init__()
+        self.dense = keras.layers.Dense(2)
+        self.refuse = refuse
+        self.seen = []
+
+    def build(self, input_shape):
+        self.dense.build(input_shape)
+
+    def call(self, x):
+        return self.dense(x)
+
+    def _prepare_first_batch(self, data):
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        steps = None
+        if self.optimizer is not None and self.optimizer.built:
+            steps = int(keras.ops.convert_to_numpy(self.optimizer.iterations))
+        self.seen.append((np.array(keras.ops.convert_to_numpy(x)), np.array(keras.ops.convert_to_numpy(y)), steps))
+        if self.refuse:
+            raise ValueError("refused first batch")
+        if not self.built:
+            self.build(tuple(x.shape))
+        if self.optimizer is not None and not self.optimizer.built:
+            self.optimizer.build(self.trainable_variables)
+
+
+@pytest.mark.skipif(BACKEND == "torch", reason="PyTorch steps run eagerly: no build hook is overridden")
+def test_build_hook_exists_with_its_signature_and_is_the_one_overridden():
+    hook = getattr(keras.Model, keras_private.BUILD_HOOK, None)
+    assert callable(hook), f"keras.Model.{keras_private.BUILD_HOOK} is gone. {UPGRADE}"
+    assert tuple(inspect.signature(hook).parameters) == keras_private.BUILD_HOOK_PARAMETERS, UPGRADE
+    overridden = [name for name in keras_private.BUILD_HOOKS.values() if name and name in vars(keras_private.FirstBatchHook)]
+    assert overridden == [keras_private.BUILD_HOOK]
+
+
+@pytest.mark.skipif(BACKEND == "torch", reason="PyTorch steps run eagerly: no build hook is overridden")
+def test_fit_evaluate_and_train_on_batch_hand_the_first_batch_to_the_hook_before_any_step():
+    x, y = small_data(8)
+    model = FirstBatchRecorder()
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    model.fit(x, y, batch_size=4, shuffle=False, epochs=1, verbose=0)
+    assert len(model.seen) >= 1, f"fit no longer calls {keras_private.BUILD_HOOK}. {UPGRADE}"
+    seen_x, seen_y, steps = model.seen[0]
+    np.testing.assert_array_equal(seen_x, x[:4], err_msg=f"first_batch() read the wrong batch. {UPGRADE}")
+    np.testing.assert_array_equal(seen_y, y[:4])
+    assert steps is None, "the hook ran after the optimizer was built or stepped"
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 2
+    for call, expected in (
+        (lambda: model.evaluate(x, y, batch_size=4, verbose=0), x[:4]),
+        (lambda: model.train_on_batch(x[4:], y[4:]), x[4:]),
+    ):
+        model.seen.clear()
+        call()
+        assert model.seen, f"{keras_private.BUILD_HOOK} was not called. {UPGRADE}"
+        np.testing.assert_array_equal(model.seen[0][0], expected)
+
+
+@pytest.mark.skipif(BACKEND == "torch", reason="PyTorch steps run eagerly: no build hook is overridden")
+def test_a_batch_refused_by_the_hook_leaves_the_model_usable():
+    x, y = small_data(8)
+    model = FirstBatchRecorder()
+    model.build((None, 3))
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    before = [np.array(keras.ops.convert_to_numpy(v.value)) for v in model.variables]
+    model.refuse = True
+    with pytest.raises(ValueError, match="refused first batch"):
+        model.fit(x, y, batch_size=4, verbose=0)
+    # On JAX the hook runs before fit moves the variables out of the model.
+    after = [np.array(keras.ops.convert_to_numpy(v.value)) for v in model.variables]
+    assert all(np.array_equal(a, b) for a, b in zip(before, after)), "the refused fit lost the weights"
+    model.refuse = False
+    assert np.isfinite(model.fit(x, y, batch_size=4, verbose=0).history["loss"][0])
+
+
+# ------------------------------------------------------- compiled metrics
+def test_compiled_metrics_is_the_container_compile_with_metrics_creates():
+    x, y = small_data(8)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    assert keras_private.compiled_metrics(model) is None
+    model.compile(optimizer="sgd", loss="mse")
+    assert keras_private.compiled_metrics(model) is None, "compile() without metrics made a metrics container"
+    model.compile(optimizer="sgd", loss="mse", metrics=[keras.metrics.MeanAbsoluteError(name="mae")])
+    compiled = keras_private.compiled_metrics(model)
+    assert isinstance(compiled, keras.metrics.Metric), f"no compiled-metrics container after compile. {UPGRADE}"
+    assert any(m is compiled for m in model.metrics), "Keras' own metrics list no longer holds the container"
+    # A custom step updates it as CMVA does: update_state(y, y_pred), then a dict keyed by the metric name.
+    y_pred = model.predict(x, verbose=0)
+    compiled.reset_state()
+    compiled.update_state(y, y_pred)
+    result = compiled.result()
+    assert set(result) == {"mae"}, f"the container's result is {result!r}. {UPGRADE}"
+    assert float(result["mae"]) == pytest.approx(float(np.mean(np.abs(y - y_pred))), rel=1e-5)
+
+
+# ---------------------------------------------------- learning-rate variable
+def test_learning_rate_variable_is_the_one_optimizer_variables_holds():
+    weights = [keras.Variable(np.ones((2, 2), "float32"))]
+    optimizer = keras.optimizers.Adam(learning_rate=1e-3)
+    optimizer.build(weights)
+    variable = keras_private.learning_rate_variable(optimizer)
+    assert isinstance(variable, keras.Variable), f"no learning-rate variable found. {UPGRADE}"
+    assert sum(v is variable for v in optimizer.variables) == 1, (
+        f"the learning-rate variable is not one of optimizer.variables. {UPGRADE}"
+    )
+    assert float(keras.ops.convert_to_numpy(variable.value)) == pytest.approx(1e-3)
+    optimizer.learning_rate = 0.25  # the public setter assigns to the same variable
+    assert keras_private.learning_rate_variable(optimizer) is variable
+    assert float(keras.ops.convert_to_numpy(variable.value)) == 0.25
+    # A schedule has no variable; a LossScaleOptimizer's is its inner optimizer's.
+    schedule = keras.optimizers.schedules.ExponentialDecay(1e-3, decay_steps=10, decay_rate=0.5)
+    assert keras_private.learning_rate_variable(keras.optimizers.Adam(schedule)) is None
+    scaled = keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(learning_rate=1e-3))
+    scaled.build(weights)
+    inner = keras_private.learning_rate_variable(scaled)
+    assert inner is keras_private.learning_rate_variable(scaled.inner_optimizer)
+    assert sum(v is inner for v in scaled.variables) == 1
+
+
+# ----------------------------------------------------------------- JAX sync
+class SyncAtFirstBatch(keras.callbacks.Callback):
+    """Reads the model through its own reference: `Callback.model` would sync on JAX by itself."""
+
+    def set_model(self, model):
+        super().set_model(model)
+        self.captured = model
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch != 0:
+            return
+        kernel = self.captured.layers[-1].kernel
+        # Mid-epoch, JAX holds the state outside the model: the variable has no value of its own.
+        try:
+            unsynced = np.array(keras.ops.convert_to_numpy(kernel.value))
+        except Exception:  # Keras 3.15 on JAX: a TypeError from the released initializer
+            unsynced = None
+        keras_private.sync_jax_state(self.captured)
+        self.kernel = np.array(keras.ops.convert_to_numpy(kernel.value))
+        self.detached = unsynced is None or not np.array_equal(unsynced, self.kernel)
+        self.steps = int(keras.ops.convert_to_numpy(self.captured.optimizer.iterations))
+
+
+def test_sync_jax_state_puts_the_state_back_into_the_model():
+    x, y = small_data(8)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    initial = np.array(keras.ops.convert_to_numpy(model.layers[-1].kernel.value))
+    sync = SyncAtFirstBatch()
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[sync])
+    if BACKEND == "jax":
+        assert sync.detached, (
+            "JAX fit no longer moves the state out of the model during an epoch: "
+            f"sync_jax_state may be unnecessary now. {UPGRADE}"
+        )
+    else:
+        assert not sync.detached, "sync_jax_state changed the model off JAX"
+    assert sync.steps == 1, f"after sync_jax_state the model shows {sync.steps} steps, not 1. {UPGRADE}"
+    assert not np.array_equal(sync.kernel, initial)
+    np.testing.assert_array_equal(sync.kernel, keras.ops.convert_to_numpy(model.layers[-1].kernel.value))
