@@ -78,9 +78,11 @@ def learning_rate_variable(optimizer):
 def sync_jax_state(model):
     """Puts the state a JAX `fit`/`evaluate` holds outside `model` back into its variables.
 
-    Call it from a callback before reading or keeping the model mid-epoch (for
-    example before raising an error out of `fit`). A no-op on TensorFlow and
-    PyTorch, and on JAX when the state is already in the model.
+    Call it before reading or keeping the model mid-epoch (for example before
+    raising an error out of `fit`). Keras 3.15's `Callback.model` property
+    already syncs on JAX; this matters for any other reference to the model,
+    and keeps callbacks correct should that property stop syncing. A no-op on
+    TensorFlow and PyTorch, and on JAX when the state is already in the model.
     """
     if BACKEND == "jax":
         model.jax_state_sync()
