@@ -10,7 +10,6 @@ NumPy arrays made here; a real task would read its files in `open_source`.
 """
 
 import keras
-import ml_collections
 import numpy as np
 import tensorflow as tf
 
@@ -44,18 +43,11 @@ class ColourTask(tasks.Task):
     table_metrics = ("f1", "iou")
 
     def get_config(self, variant="default"):
-        config = ml_collections.ConfigDict()
-        config.task, config.variant, config.seed = self.name, variant, 0
-        config.method, config.mapper, config.base_workdir = "cmva", False, ""
-        config.data = ml_collections.ConfigDict(
-            dict(dataset="synthetic", manual_dir="", data_dir="", deterministic=True, num_train=256, num_test=64)
-        )
-        config.model = ml_collections.ConfigDict(
-            dict(latent_dim=8, loss_weights=common.cmva_loss_weights(), squared_wasserstein=False)
-        )
+        config = common.run_block(self.name, variant)  # the keys every run has
+        config.data.num_train, config.data.num_test = 256, 64
+        config.model = common.model_block("", latent_dim=8)  # this task builds its own image encoder
         config.train = common.train_block(batch_size=32, phase_epochs=(4, 2, 2), verbose=0)
-        config.methods = common.methods_block(config.train.phase_epochs)
-        return config
+        return common.finish(config, variant)
 
     def open_source(self, config):
         return {"train": make_images(config.data.num_train, seed=1), "test": make_images(config.data.num_test, seed=2)}

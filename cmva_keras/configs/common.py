@@ -65,3 +65,51 @@ def methods_block(cmva_phase_epochs):
     methods.mapper = ml_collections.ConfigDict()
     methods.mapper.phase_epochs = (p2,)
     return methods
+
+
+def run_block(task, variant):
+    """A new config with the run keys every task has, and the `data` keys every dataset has."""
+    config = ml_collections.ConfigDict()
+    config.task = task
+    config.variant = variant
+    config.seed = 0  # global seed: weights, noise, data order
+    config.method = "cmva"  # "cmva", "cmvae" (CM-VAE) or "cadavae" (CADA-VAE)
+    config.mapper = False  # baselines only: "+ Mapper", a mapper trained on the frozen baseline
+    config.base_workdir = ""  # "+ Mapper": a finished baseline run to reuse ("" = train it first)
+    config.data = ml_collections.ConfigDict()
+    config.data.dataset = "synthetic"  # the offline default, or one of the task's real datasets
+    config.data.manual_dir = ""  # the downloaded dataset's folder (real datasets only)
+    config.data.data_dir = ""  # where TFDS writes prepared data; "" = the cache folder
+    config.data.deterministic = False  # deterministic tf.data order (slower)
+    return config
+
+
+def model_block(backbone, latent_dim):
+    """The `model` keys both tasks share: backbone, its weights file, latent size, loss weights."""
+    model = ml_collections.ConfigDict()
+    model.backbone = backbone
+    model.backbone_weights = ""  # a weights file you supply; never downloaded
+    model.latent_dim = latent_dim
+    model.loss_weights = cmva_loss_weights()
+    model.squared_wasserstein = False
+    return model
+
+
+def finish(config, variant):
+    """The training settings of the smoke and paper variants, then the methods block; returns `config`.
+
+    smoke: batch 16, one epoch per phase of 4 steps (seconds). paper: the
+    paper's Adam at 1e-4, batch 64, 50 + 20 + 20 epochs (epochs per phase are
+    not in the paper).
+    """
+    if variant == "smoke":
+        config.train.batch_size = 16
+        config.train.phase_epochs = (1, 1, 1)
+        config.train.steps_per_epoch = 4
+    elif variant == "paper":
+        config.train.batch_size = 64
+        config.train.phase_epochs = (50, 20, 20)
+        config.train.learning_rate = 1e-4
+        config.train.verbose = 1
+    config.methods = methods_block(config.train.phase_epochs)
+    return config

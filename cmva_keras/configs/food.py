@@ -27,31 +27,15 @@ VARIANTS = ("default", "smoke", "paper")
 
 
 def get_config(variant="default"):
-    config = ml_collections.ConfigDict()
-    config.task = "food"
-    config.variant = variant
-    config.seed = 0  # global seed: weights, noise, data order
-    config.method = "cmva"  # "cmva", "cmvae" (CM-VAE) or "cadavae" (CADA-VAE)
-    config.mapper = False  # baselines only: "+ Mapper", a mapper trained on the frozen baseline
-    config.base_workdir = ""  # "+ Mapper": a finished baseline run to reuse ("" = train it first)
-
-    config.data = ml_collections.ConfigDict()
-    # "synthetic" (the offline default, Yummly-28K's native layout), "yummly28k" or "recipe1m".
-    config.data.dataset = "synthetic"
-    config.data.manual_dir = ""  # the downloaded dataset's folder (real datasets only)
-    config.data.data_dir = ""  # where TFDS writes prepared data; "" = the cache folder
+    # data.dataset: "synthetic" (the offline default, Yummly-28K's layout), "yummly28k" or "recipe1m".
+    config = common.run_block("food", variant)
     config.data.synthetic_recipes = 3000  # size of the generated set (85/15 split)
     config.data.image_size = (88, 132)  # (height, width) resize before cropping; paper: (240, 360)
     config.data.crop_size = 80  # square random crop (train) / centre crop (test); paper: 224
-    config.data.deterministic = False  # deterministic tf.data order (slower)
 
-    config.model = ml_collections.ConfigDict()
-    config.model.backbone = "densenet_tiny"  # paper: "densenet121"
-    config.model.backbone_weights = ""  # a weights file you supply; never downloaded
-    config.model.latent_dim = 128  # paper: 512
+    # Backbone, paper: "densenet121"; latent size, paper: 512.
+    config.model = common.model_block("densenet_tiny", latent_dim=128)
     config.model.extra_conv_filters = (128, 128)  # the two conv layers after the backbone
-    config.model.loss_weights = common.cmva_loss_weights()
-    config.model.squared_wasserstein = False
 
     config.train = common.train_block()
 
@@ -65,9 +49,6 @@ def get_config(variant="default"):
         config.model.backbone = "convnet_tiny"
         config.model.latent_dim = 16
         config.model.extra_conv_filters = (16, 16)
-        config.train.batch_size = 16
-        config.train.phase_epochs = (1, 1, 1)
-        config.train.steps_per_epoch = 4
     elif variant == "paper":
         config.data.dataset = "yummly28k"
         config.data.image_size = (240, 360)
@@ -75,9 +56,4 @@ def get_config(variant="default"):
         config.model.backbone = "densenet121"
         config.model.latent_dim = 512
         config.model.extra_conv_filters = (512, 512)
-        config.train.batch_size = 64
-        config.train.phase_epochs = (50, 20, 20)
-        config.train.learning_rate = 1e-4
-        config.train.verbose = 1
-    config.methods = common.methods_block(config.train.phase_epochs)
-    return config
+    return common.finish(config, variant)

@@ -27,33 +27,17 @@ VARIANTS = ("default", "smoke", "paper")
 
 
 def get_config(variant="default"):
-    config = ml_collections.ConfigDict()
-    config.task = "hand"
-    config.variant = variant
-    config.seed = 0  # global seed: weights, noise, data order
-    config.method = "cmva"  # "cmva", "cmvae" (CM-VAE) or "cadavae" (CADA-VAE)
-    config.mapper = False  # baselines only: "+ Mapper", a mapper trained on the frozen baseline
-    config.base_workdir = ""  # "+ Mapper": a finished baseline run to reuse ("" = train it first)
-
-    config.data = ml_collections.ConfigDict()
-    # "synthetic" (the offline default, RHD's native layout), "rhd" or "stb".
-    config.data.dataset = "synthetic"
-    config.data.manual_dir = ""  # the downloaded dataset's folder (real datasets only)
-    config.data.data_dir = ""  # where TFDS writes prepared data; "" = the cache folder
+    # data.dataset: "synthetic" (the offline default, RHD's layout), "rhd" or "stb".
+    config = common.run_block("hand", variant)
     config.data.synthetic_train = 6000  # generated training samples (with the 500 evaluation ones, about 1 minute, once)
     config.data.synthetic_eval = 500  # generated evaluation samples
     config.data.image_size = 64  # square crop size after resizing; paper: 256
-    config.data.deterministic = False
 
-    config.model = ml_collections.ConfigDict()
-    config.model.backbone = "resnet_small"  # paper: "resnet18"
-    config.model.backbone_weights = ""  # a weights file you supply; never downloaded
-    config.model.latent_dim = 30  # not given in the paper for hands
+    # Backbone, paper: "resnet18"; latent size: not given in the paper for hands.
+    config.model = common.model_block("resnet_small", latent_dim=30)
     # E2, D1, D2: these + the output layer. Paper: (512,) * 5, six layers in all; one hidden
     # layer learns several times faster on CPU budgets (README, "The hand default").
     config.model.hidden_units = (512,)
-    config.model.loss_weights = common.cmva_loss_weights()
-    config.model.squared_wasserstein = False
 
     # The image encoder needs the longer phase 1 (README).
     config.train = common.train_block(phase_epochs=(18, 3, 6))
@@ -67,17 +51,9 @@ def get_config(variant="default"):
         config.model.backbone = "convnet_tiny"
         config.model.latent_dim = 8
         config.model.hidden_units = (32, 32)
-        config.train.batch_size = 16
-        config.train.phase_epochs = (1, 1, 1)
-        config.train.steps_per_epoch = 4
     elif variant == "paper":
         config.data.dataset = "rhd"
         config.data.image_size = 256
         config.model.backbone = "resnet18"
         config.model.hidden_units = (512, 512, 512, 512, 512)
-        config.train.batch_size = 64
-        config.train.phase_epochs = (50, 20, 20)
-        config.train.learning_rate = 1e-4
-        config.train.verbose = 1
-    config.methods = common.methods_block(config.train.phase_epochs)
-    return config
+    return common.finish(config, variant)
