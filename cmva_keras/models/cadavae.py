@@ -4,6 +4,7 @@ import keras
 
 from cmva_keras import losses
 from cmva_keras.models.staged_model import StagedModel
+from cmva_keras.models.target_side import TargetSide
 from cmva_keras.phases import Phase
 
 PARTS = ("feature_extractor", "feature_head", "image_encoder", "image_decoder", "target_encoder",
@@ -74,7 +75,7 @@ def warmup_callbacks(schedule, vae_phase_epochs=None, warmups=None):
 
 
 @keras.saving.register_keras_serializable(package="cmva_keras")
-class CADAVAE(StagedModel):
+class CADAVAE(TargetSide, StagedModel):
     """Two VAEs, on image features and on targets, aligned by cross-reconstruction and a Wasserstein distance.
 
     As the CMVA paper used it (section 4.1.2): "the image encoder and decoder
@@ -280,18 +281,6 @@ class CADAVAE(StagedModel):
     def source_distribution(self, x):
         """The image encoder's Gaussian on the extracted features (inference mode)."""
         return self.image_encoder(self.extract_features(x), training=False)
-
-    def target_distribution(self, y):
-        """The target encoder's Gaussian for targets `y` (inference mode)."""
-        return self.target_encoder(self._flat_targets(y), training=False)
-
-    def decode_target(self, z):
-        """The target decoder's logits or values for latent samples `z` (inference mode)."""
-        return self.target_decoder(z, training=False)
-
-    def latent_distributions(self, x, y):
-        """`{"source": image Gaussian, "target": target Gaussian}` (the aligned latent spaces)."""
-        return {"source": self.source_distribution(x), "target": self.target_distribution(y)}
 
     # ----------------------------------------------------------------- config
     def get_config(self):

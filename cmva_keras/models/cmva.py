@@ -5,6 +5,7 @@ import keras
 from cmva_keras import losses
 from cmva_keras.models.mapper_terms import mapper_terms
 from cmva_keras.models.staged_model import StagedModel
+from cmva_keras.models.target_side import TargetSide
 from cmva_keras.phases import PARTS, PHASES, TERMS
 
 INFERENCE_PATHS = ("mapper", "upper")
@@ -22,7 +23,7 @@ DEFAULT_LOSS_WEIGHTS = {
 
 
 @keras.saving.register_keras_serializable(package="cmva_keras")
-class CMVA(StagedModel):
+class CMVA(TargetSide, StagedModel):
     """Two VAE branches and a variational mapper between their latent spaces.
 
     Parts (each a replaceable Keras layer or model; the paper's symbols in brackets):
@@ -185,33 +186,11 @@ class CMVA(StagedModel):
         """E1's Gaussian `(mu1, log_var1)` (inference mode)."""
         return self.source_encoder(x, training=False)
 
-    def target_distribution(self, y):
-        """E2's Gaussian `(mu2, log_var2)` for targets `y` (inference mode)."""
-        return self.target_encoder(self._flat_targets(y), training=False)
-
-    def decode_target(self, z):
-        """D2's logits or values for latent samples `z` (inference mode)."""
-        return self.target_decoder(z, training=False)
-
     def latent_distributions(self, x, y):
         """E1's, the mapper's output and E2's Gaussians (see `StagedModel.latent_distributions`)."""
-        mu1, log_var1 = self.source_distribution(x)
-        intermediate_mean, _ = self.mapper.encode(mu1, log_var1, training=False)
-        return {
-            "source": (mu1, log_var1),
-            "mapped": self.mapper.decode(intermediate_mean, training=False),
-            "target": self.target_distribution(y),
-        }
-
-    def encode(self, x):
-        """Latent means for visualisation: E1's `mu1` and the mapper's `mu_m` (deterministic)."""
-        mu1, log_var1 = self.source_distribution(x)
-        mapped_mean, _ = self.mapper(mu1, log_var1, training=False)
-        return mu1, mapped_mean
-
-    def encode_target(self, y):
-        """E2's mean `mu2` for targets `y`."""
-        return self.target_distribution(y)[0]
+        source = self.source_distribution(x)
+        # The mapper's deterministic output: VD(mu_v), its means only.
+        return {"source": source, "mapped": self.mapper(*source, training=False), "target": self.target_distribution(y)}
 
     # ----------------------------------------------------------------- config
     def get_config(self):

@@ -5,6 +5,7 @@ from keras import ops
 
 from cmva_keras import losses
 from cmva_keras.models.staged_model import StagedModel
+from cmva_keras.models.target_side import TargetSide
 from cmva_keras.phases import Phase
 
 PARTS = ("image_encoder", "image_decoder", "target_encoder", "target_decoder")
@@ -22,7 +23,7 @@ DEFAULT_LOSS_WEIGHTS = {
 
 
 @keras.saving.register_keras_serializable(package="cmva_keras")
-class CMVAE(StagedModel):
+class CMVAE(TargetSide, StagedModel):
     """One latent space shared by an image VAE and a target VAE, decoded across (Spurr et al.'s "Var. 4").
 
     The CMVA paper (section 4.1.2) compares against CM-VAE "trained similarly
@@ -163,21 +164,9 @@ class CMVAE(StagedModel):
         """The image encoder's Gaussian `(mean, log_var)` (inference mode)."""
         return self.image_encoder(x, training=False)
 
-    def target_distribution(self, y):
-        """The target encoder's Gaussian for targets `y` (inference mode)."""
-        return self.target_encoder(self._flat_targets(y), training=False)
-
-    def decode_target(self, z):
-        """The target decoder's logits or values for latent samples `z` (inference mode)."""
-        return self.target_decoder(z, training=False)
-
     def decode_image(self, z):
         """The image decoder's images in [0, 1] for latent samples `z` (inference mode)."""
         return self.image_decoder(z, training=False)
-
-    def latent_distributions(self, x, y):
-        """`{"source": image Gaussian, "target": target Gaussian}` (one shared latent space)."""
-        return {"source": self.source_distribution(x), "target": self.target_distribution(y)}
 
     # ----------------------------------------------------------------- config
     def get_config(self):

@@ -100,10 +100,9 @@ class WithMapper(StagedModel):
     def latent_distributions(self, x, y):
         """The wrapped model's source and target Gaussians, and the mapper's output."""
         source = self.base_model.source_distribution(x)
-        intermediate_mean, _ = self.mapper.encode(*source, training=False)
         return {
             "source": source,
-            "mapped": self.mapper.decode(intermediate_mean, training=False),
+            "mapped": self.mapper(*source, training=False),  # VD(mu_v), means only
             "target": self.base_model.target_distribution(y),
         }
 
