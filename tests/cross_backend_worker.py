@@ -7,8 +7,16 @@ batch with fixed noise.
 `python cross_backend_worker.py train-steps MODEL BATCH OUT`: from the same
 file, for each phase 1, 2, 3: loads the model, sets the phase (keeping the
 saved optimizer state), runs one training step (`train_on_batch`, so the
-backend's own `train_step`) on the fixed batch with fixed noise, and writes
+backend's own `train_step`) on the fixed batch with fixed noise
+(`model.fixed_noise`), and writes
 every model and optimizer variable before and after the step to OUT (`.npz`).
+
+`python cross_backend_worker.py save-adam MODEL BATCH`: builds the tiny CMVA,
+compiles it with Adam, trains it two steps and saves it to MODEL (and a batch
+to BATCH), so a test can have a file saved under another backend.
+
+`python cross_backend_worker.py train-one MODEL BATCH`: loads MODEL, runs one
+training step on BATCH and prints (JSON) what the optimizer and step did.
 
 BATCH is an `.npz` with `x`, `y` and one standard-normal draw per noise key.
 """
@@ -18,6 +26,7 @@ import sys
 
 import keras
 import numpy as np
+from tiny import LATENT, build_tiny_cmva, tiny_data
 
 import cmva_keras as cm
 
@@ -42,17 +51,39 @@ def evaluate(model_path, batch_path):
     }
 
 
-class FixedNoiseCMVA(cm.CMVA):
-    """Test only: every `compute_objective` call, the training step's included, uses `fixed_noise`.
+def save_batch(path, x, y, seed=7):
+    rng = np.random.default_rng(seed)
+    np.savez(path, x=x, y=y, **{k: rng.normal(size=(len(x), LATENT)).astype("float32") for k in NOISE_KEYS})
 
-    CMVA's `train_step` draws its noise; this subclass makes one step a
-    deterministic function of the weights and the batch.
-    """
 
-    fixed_noise = None
+def save_adam(model_path, batch_path):
+    """The tiny CMVA, compiled with Adam and trained two steps (so Adam has moments), saved here."""
+    model = build_tiny_cmva()
+    x, y = tiny_data(16)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3))
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    model.save(model_path)
+    save_batch(batch_path, x[:8], y[:8])
 
-    def compute_objective(self, x, y, training=False, noise=None):
-        return super().compute_objective(x, y, training=training, noise=self.fixed_noise if noise is None else noise)
+
+def train_one(model_path, batch_path):
+    """Loads the model, runs one `train_on_batch` and reports the optimizer's class and what the step did."""
+    model = keras.models.load_model(model_path)
+    x, y, _ = load_batch(batch_path)
+    steps_before = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    before = _values(model.trainable_variables)
+    logs = model.train_on_batch(x, y, return_dict=True)
+    after = _values(model.trainable_variables)
+    return {
+        "backend": keras.backend.backend(),
+        "optimizer_module": type(model.optimizer).__module__,
+        "optimizer_is_adam": isinstance(model.optimizer, keras.optimizers.Adam),
+        "steps_before": steps_before,
+        "steps_after": int(keras.ops.convert_to_numpy(model.optimizer.iterations)),
+        "loss": float(logs["loss"]),
+        "moved": sum(not np.array_equal(b, a) for b, a in zip(before, after)),
+        "trainable": len(before),
+    }
 
 
 def _values(variables):
@@ -64,14 +95,9 @@ def train_steps(model_path, batch_path):
     x, y, noise = load_batch(batch_path)
     out = {}
     for phase in PHASES:
-        # A scope, not `custom_objects=`: the scope overrides CMVA's registration, the argument does not.
-        # "SGD": Keras 3.15.1 saves a torch-backend optimizer under its torch module
-        # (keras.src.backend.torch.optimizers.torch_sgd), which then runs torch ops on
-        # JAX or TensorFlow tensors; the scope gives this backend's SGD instead.
-        with keras.saving.CustomObjectScope({"cmva_keras>CMVA": FixedNoiseCMVA, "SGD": keras.optimizers.SGD}):
-            model = keras.models.load_model(model_path)
-        assert type(model) is FixedNoiseCMVA, type(model)
-        model.fixed_noise = noise
+        model = keras.models.load_model(model_path)
+        assert type(model) is cm.CMVA, type(model)
+        model.fixed_noise = noise  # before the first step: the step reads it when traced
         model.set_phase(phase)  # keeps the optimizer state saved in the file
         trained = {id(v) for v in model.phase_trainable_variables}
         frozen = {id(v) for v in model.trainable_variables} - trained
@@ -92,7 +118,11 @@ if __name__ == "__main__":
     mode, model_path, batch_path = sys.argv[1:4]
     if mode == "evaluate":
         json.dump(evaluate(model_path, batch_path), sys.stdout)
+    elif mode == "save-adam":
+        save_adam(model_path, batch_path)
+    elif mode == "train-one":
+        json.dump(train_one(model_path, batch_path), sys.stdout)
     elif mode == "train-steps":
         np.savez(sys.argv[4], backend=keras.backend.backend(), **train_steps(model_path, batch_path))
     else:
-        raise SystemExit(f"unknown mode {mode!r}: evaluate or train-steps")
+        raise SystemExit(f"unknown mode {mode!r}: evaluate, save-adam, train-one or train-steps")

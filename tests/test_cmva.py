@@ -5,6 +5,7 @@ import os
 import keras
 import numpy as np
 import pytest
+import tiny
 from tiny import build_tiny_cmva, same, snapshot, tiny_data
 
 import cmva_keras as cm
@@ -208,6 +209,51 @@ def test_regression_outputs_the_target_shape():
     assert model.predict(x, verbose=0).shape == (4, 3, 2)
 
 
+def fixed_draws(n, seed=3):
+    rng = np.random.default_rng(seed)
+    return {k: rng.normal(size=(n, tiny.LATENT)).astype("float32") for k in cm.CMVA.NOISE_KEYS}
+
+
+def terms_of(model, x, y, **kwargs):
+    terms, _ = model.compute_objective(x, y, **kwargs)
+    return {k: float(keras.ops.convert_to_numpy(v)) for k, v in terms.items()}
+
+
+def test_fixed_noise_replaces_sampling_when_no_noise_is_given():
+    model = build_tiny_cmva()
+    x, y = tiny_data(8)
+    model.build((None,) + x.shape[1:])
+    model.compile()
+    model.set_phase(3)  # every term active, the mapper's included
+    assert model.fixed_noise is None
+    # Without it, each call draws its own noise.
+    assert terms_of(model, x, y) != terms_of(model, x, y)
+    noise = fixed_draws(8)
+    model.fixed_noise = noise
+    first, second = terms_of(model, x, y), terms_of(model, x, y)
+    assert first == second
+    assert terms_of(model, x, y, noise=noise) == first
+    # An explicit `noise` still wins, and different draws give different terms.
+    assert terms_of(model, x, y, noise=fixed_draws(8, seed=4)) != first
+    assert "fixed_noise" not in model.get_config()
+    # Training steps use it too: evaluate's step gives the same terms (trace after setting it).
+    logs = model.evaluate(x, y, batch_size=8, verbose=0, return_dict=True)
+    for name in ("loss",) + cm.TERMS:
+        assert logs[name] == pytest.approx(first[name], rel=1e-5, abs=1e-7), name
+    model.fixed_noise = None
+    assert terms_of(model, x, y) != terms_of(model, x, y)
+
+
+def test_fixed_noise_refuses_unknown_keys():
+    model = build_tiny_cmva()
+    with pytest.raises(ValueError, match=r"Unknown noise key\(s\) \['z9'\].*z_m"):
+        model.fixed_noise = {**fixed_draws(4), "z9": np.zeros((4, tiny.LATENT), "float32")}
+    assert model.fixed_noise is None
+    x, y = tiny_data(4)
+    with pytest.raises(ValueError, match="z9"):
+        model.compute_objective(x, y, noise={"z9": np.zeros((4, tiny.LATENT), "float32")})
+
+
 def test_config_round_trip():
     model = build_tiny_cmva(loss_weights={"w2": 0.5})
     config = model.get_config()
@@ -311,19 +357,37 @@ def test_a_schedule_must_have_one_count_per_phase_of_the_model():
         model.fit(x, y, epochs=3, callbacks=[cm.PhaseSchedule((1, 2), verbose=0)], verbose=0)
 
 
+def values(variables):
+    return [np.array(keras.ops.convert_to_numpy(v.value)) for v in variables]
+
+
 def test_non_finite_term_stops_training_and_names_it():
     model = build_tiny_cmva()
     model.compile()
     x, y = tiny_data(16)
     y[3, 0] = np.nan
+    model.build((None,) + x.shape[1:])
+    before = values(model.variables)
     guard = cm.NonFiniteLossGuard(last_good_checkpoint=lambda: "/some/phase_1.keras")
     with pytest.raises(cm.NonFiniteLossError) as info:
         model.fit(x, y, batch_size=8, epochs=2, callbacks=[guard], verbose=0)
     message = str(info.value)
     # rec_1 is the first term computed from the NaN target.
     assert "'rec_1'" in message and "epoch 1" in message and "/some/phase_1.keras" in message
-    # The model object survives the error (on JAX too, whose state lives outside it mid-epoch).
-    assert all(v.value is not None for v in model.variables)
+    # The model object survives the error (on JAX too, whose state lives outside it mid-epoch):
+    # what the NaN step trained holds that step's result, everything else its values from before.
+    assert model.phase == 1
+    trained_parts = {id(v) for name in model.current_phase.trained_parts for v in model.part(name).variables}
+    trained = {id(v) for v in model.phase_trainable_variables}
+    untouched = 0
+    for variable, old, new in zip(model.variables, before, values(model.variables)):
+        if id(variable) in trained:
+            assert not np.array_equal(old, new), f"{variable.path}: the step did not reach the model"
+        elif id(variable) not in trained_parts and variable is not model.seed_generator.state:
+            assert np.all(np.isfinite(new)), variable.path
+            np.testing.assert_array_equal(new, old, err_msg=variable.path)
+            untouched += 1
+    assert untouched >= len(model.mapper.variables) + len(cm.TERMS)
 
 
 def test_backup_and_restore_resumes_in_phase_2(tmp_path):

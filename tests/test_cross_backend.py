@@ -8,8 +8,8 @@ import sys
 import keras
 import numpy as np
 import pytest
-from cross_backend_worker import NOISE_KEYS, PHASES, evaluate, train_steps
-from tiny import LATENT, build_tiny_cmva, tiny_data
+from cross_backend_worker import PHASES, evaluate, save_adam, save_batch, train_one, train_steps
+from tiny import build_tiny_cmva, tiny_data
 
 import cmva_keras as cm
 
@@ -27,11 +27,6 @@ def run_worker(backend, *args):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
-
-
-def save_batch(path, x, y, seed=7):
-    rng = np.random.default_rng(seed)
-    np.savez(path, x=x, y=y, **{k: rng.normal(size=(len(x), LATENT)).astype("float32") for k in NOISE_KEYS})
 
 
 @pytest.mark.parametrize("task", ["classification", "regression"])
@@ -137,3 +132,25 @@ def test_one_training_step_per_phase_gives_the_same_weights_and_optimizer_state_
                     f"phase {phase}, {keras.backend.backend()} vs {backend}: {group} variable {path} "
                     f"differs by {difference:.2e} of its largest magnitude after one step"
                 )
+
+
+def test_an_adam_model_saved_under_torch_loads_and_trains_under_another_backend(tmp_path):
+    """Keras 3.15.1 saves a torch-backend optimizer under its torch class; loading must give the public one.
+
+    The file is saved under PyTorch (here, or in a subprocess) and trained
+    one step under a backend other than PyTorch (here, or in a subprocess).
+    """
+    model_path = os.path.join(tmp_path, "model.keras")
+    batch_path = os.path.join(tmp_path, "batch.npz")
+    if keras.backend.backend() == "torch":
+        save_adam(model_path, batch_path)
+        step = json.loads(run_worker("jax", "train-one", model_path, batch_path))
+    else:
+        run_worker("torch", "save-adam", model_path, batch_path)
+        step = train_one(model_path, batch_path)
+    assert step["backend"] != "torch"
+    assert step["optimizer_is_adam"] and not step["optimizer_module"].startswith("keras.src.backend.torch"), step
+    # The saved Adam state came along (two steps), and the step used it.
+    assert (step["steps_before"], step["steps_after"]) == (2, 3), step
+    assert np.isfinite(step["loss"]), step
+    assert step["moved"] > 0, step

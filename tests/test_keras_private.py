@@ -227,3 +227,71 @@ def test_sync_jax_state_puts_the_state_back_into_the_model():
     assert sync.steps == 1, f"after sync_jax_state the model shows {sync.steps} steps, not 1. {UPGRADE}"
     assert not np.array_equal(sync.kernel, initial)
     np.testing.assert_array_equal(sync.kernel, keras.ops.convert_to_numpy(model.layers[-1].kernel.value))
+
+
+# ------------------------------------------------- portable optimizer config
+def torch_saved(class_name, **config):
+    """An optimizer as Keras 3.15.1 serializes it when built under PyTorch (its torch module)."""
+    module = {"Adam": "torch_adam", "SGD": "torch_sgd"}[class_name]
+    return {
+        "module": f"keras.src.backend.torch.optimizers.{module}",
+        "class_name": class_name,
+        "config": {"name": class_name.lower(), **config},
+        "registered_name": class_name,
+    }
+
+
+@pytest.mark.parametrize("class_name, config", [
+    ("Adam", {"learning_rate": 0.01, "beta_1": 0.8}),
+    ("SGD", {"learning_rate": 0.05, "momentum": 0.9}),
+])
+def test_portable_optimizer_config_loads_a_torch_saved_optimizer_as_this_backends_one(class_name, config):
+    saved = torch_saved(class_name, **config)
+    original = {**saved, "config": dict(saved["config"])}
+    portable = keras_private.portable_optimizer_config(saved)
+    assert saved == original, "the input was modified"
+    assert portable["module"] == "keras.optimizers" and portable["registered_name"] is None
+    assert portable["class_name"] == class_name and portable["config"] == saved["config"]
+    optimizer = keras.saving.deserialize_keras_object(portable)
+    # The class this backend builds for keras.optimizers.<name>: a torch class only under torch.
+    expected = type(getattr(keras.optimizers, class_name)(**config))
+    assert type(optimizer) is expected and isinstance(optimizer, getattr(keras.optimizers, class_name))
+    assert (BACKEND == "torch") == type(optimizer).__module__.startswith("keras.src.backend.torch"), (
+        type(optimizer).__module__
+    )
+    for key, value in config.items():
+        assert float(keras.ops.convert_to_numpy(getattr(optimizer, key))) == pytest.approx(value)
+    # It steps this backend's variables, as a freshly made optimizer does.
+    results = []
+    for opt in (optimizer, getattr(keras.optimizers, class_name)(**config)):
+        weights = [keras.Variable(np.ones((2, 2), "float32"))]
+        for _ in range(2):
+            opt.apply_gradients([(keras.ops.full((2, 2), 0.5), weights[0])])
+        results.append(np.array(keras.ops.convert_to_numpy(weights[0].value)))
+    assert not np.array_equal(results[0], np.ones((2, 2)))
+    np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_portable_optimizer_config_rewrites_an_inner_optimizer_and_leaves_the_rest():
+    scaled = {
+        "module": "keras.optimizers", "class_name": "LossScaleOptimizer", "registered_name": None,
+        "config": {"name": "loss_scale_optimizer", "inner_optimizer": torch_saved("SGD", learning_rate=0.1),
+                   "initial_scale": 8.0, "dynamic_growth_steps": 2000},
+    }
+    portable = keras_private.portable_optimizer_config(scaled)
+    assert scaled["config"]["inner_optimizer"]["module"].startswith("keras.src.backend.torch")
+    assert portable["config"]["inner_optimizer"]["module"] == "keras.optimizers"
+    assert {k: v for k, v in portable["config"].items() if k != "inner_optimizer"} == {
+        k: v for k, v in scaled["config"].items() if k != "inner_optimizer"
+    }
+    loaded = keras.saving.deserialize_keras_object(portable)
+    assert isinstance(loaded.inner_optimizer, keras.optimizers.SGD)
+    # Already portable, a name, an unknown backend class, a custom module: unchanged.
+    for config in (
+        keras.saving.serialize_keras_object(keras.optimizers.Adam()) if BACKEND != "torch" else
+        {"module": "keras.optimizers", "class_name": "Adam", "config": {}, "registered_name": None},
+        "adam",
+        {**torch_saved("SGD"), "class_name": "NoSuchOptimizer"},
+        {"module": "my_package.optimizers", "class_name": "SGD", "config": {}, "registered_name": "my>SGD"},
+    ):
+        assert keras_private.portable_optimizer_config(config) == config

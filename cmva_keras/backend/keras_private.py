@@ -1,7 +1,8 @@
 """The one module of cmva_keras that touches private Keras APIs.
 
-Keras 3 gives no public way to do four things this package needs. Each is done
-here, and only here, behind a small public function:
+Keras 3 gives no public way to do four things this package needs, and has one
+saving bug it works around. Each is done here, and only here, behind a small
+public function:
 
 - `compiled_metrics(model)`: the `CompileMetrics` container that `compile(metrics=...)`
   creates (`model._compile_metrics`), or None. A model with a custom
@@ -12,6 +13,12 @@ here, and only here, behind a small public function:
 - `sync_jax_state(model)`: on JAX, `fit` keeps the model's state outside the
   model during an epoch; `model.jax_state_sync()` puts it back (a no-op on the
   other backends).
+- `portable_optimizer_config(config)`: Keras 3.15 saves an optimizer compiled
+  under PyTorch with its private torch class
+  (`keras.src.backend.torch.optimizers.torch_adam`, ...), which under JAX or
+  TensorFlow runs torch ops on that backend's tensors; the function rewrites
+  such a serialized optimizer to the public `keras.optimizers` class of the
+  same name (which, under PyTorch, builds the torch class again).
 - `FirstBatchHook`: a mixin for the backend training steps. Before the first
   step is traced, Keras calls a build hook with the first batch
   (`Trainer._symbolic_build` on JAX, `TensorFlowTrainer._maybe_symbolic_build`
@@ -44,6 +51,10 @@ BUILD_HOOK_PARAMETERS = ("self", "iterator", "data_batch")
 # Attributes that Keras methods store and that the functions below read.
 COMPILED_METRICS_ATTRIBUTE = "_compile_metrics"
 LEARNING_RATE_ATTRIBUTE = "_learning_rate"
+
+# Where Keras keeps backend-specific classes, and the public home of the optimizers.
+BACKEND_MODULE_PREFIX = "keras.src.backend."
+PUBLIC_OPTIMIZERS_MODULE = "keras.optimizers"
 
 
 class KerasPrivateAPIError(ImportError):
@@ -86,6 +97,31 @@ def sync_jax_state(model):
     """
     if BACKEND == "jax":
         model.jax_state_sync()
+
+
+def portable_optimizer_config(config):
+    """A serialized optimizer (`keras.saving.serialize_keras_object`) that loads on any backend.
+
+    Keras 3.15.1 serializes an optimizer built under PyTorch with its
+    backend class's module (`keras.src.backend.torch.optimizers.torch_sgd`,
+    `torch_adam`, ...). Such a config, whose `module` starts with
+    `keras.src.backend.`, comes back with `module` "keras.optimizers" (and no
+    registered name), as other backends save it, when `keras.optimizers` has a
+    class of that name; a wrapped `inner_optimizer` (`LossScaleOptimizer`)
+    likewise. Anything else comes back unchanged. The input is not modified.
+    """
+    if not isinstance(config, dict):
+        return config
+    config = dict(config)
+    inner = config.get("config")
+    if isinstance(inner, dict) and isinstance(inner.get("inner_optimizer"), dict):
+        config["config"] = {**inner, "inner_optimizer": portable_optimizer_config(inner["inner_optimizer"])}
+    module, class_name = config.get("module"), config.get("class_name")
+    if (isinstance(module, str) and module.startswith(BACKEND_MODULE_PREFIX)
+            and isinstance(getattr(keras.optimizers, str(class_name), None), type)):
+        config["module"] = PUBLIC_OPTIMIZERS_MODULE
+        config["registered_name"] = None
+    return config
 
 
 def first_batch(iterator):

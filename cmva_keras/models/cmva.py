@@ -135,6 +135,8 @@ class CMVA(TargetSide, StagedModel):
                 sampling, keyed by `NOISE_KEYS` ("z1", "z2", "z_v", "z_m"), each
                 `(batch, latent size)`; makes the terms a deterministic function
                 of the weights and the batch (used to compare backends).
+                None: `self.fixed_noise` if set (the training steps' case),
+                else drawn.
 
         Returns:
             `(terms, y_pred)`: `terms` maps "loss" and each of `TERMS` to a

@@ -24,6 +24,8 @@ The base class owns the guarantees the tests check for every method:
   differentiate and update only `phase_trainable_variables`; the objective
   runs frozen parts with `training=False`, so BatchNorm statistics stay put.
 - **Fresh optimizer moments** at a phase boundary (`reset_optimizer_state`).
+- **Fixed noise** on request (`fixed_noise`): the steps then use given
+  draws instead of sampling.
 """
 
 import math
@@ -196,7 +198,32 @@ class StagedModel(TrainStepMixin, keras.Model):
             return tuple(ops.stop_gradient(t) for t in tensors)
         return tensors
 
+    @property
+    def fixed_noise(self):
+        """None, or a dict of standard-normal draws keyed by `NOISE_KEYS` that replaces sampling.
+
+        When set, every `compute_objective` call whose `noise` argument is None
+        uses it, the training and evaluation steps' included, so that a step
+        is a deterministic function of the weights and the batch (used to
+        compare backends). Each value is shaped `(batch, latent size)` for the
+        batches it is used with. Not saved in `get_config` or `.keras` files.
+
+        The values are read when a step is traced: set it before the first
+        step, or call `make_train_function(force=True)` (and likewise for the
+        test function) after changing it. Unknown keys are refused.
+        """
+        return self._fixed_noise
+
+    @fixed_noise.setter
+    def fixed_noise(self, noise):
+        self._fixed_noise = None if noise is None else dict(self._check_noise(noise))
+
+    _fixed_noise = None
+
     def _check_noise(self, noise):
+        """`noise`, else `fixed_noise`, else `{}`; a ValueError for keys not in `NOISE_KEYS`."""
+        if noise is None:
+            noise = self._fixed_noise
         noise = noise or {}
         unknown = sorted(set(noise) - set(self.NOISE_KEYS))
         if unknown:
@@ -323,7 +350,16 @@ class StagedModel(TrainStepMixin, keras.Model):
         super().compile(optimizer=optimizer, **kwargs)
 
     def compile_from_config(self, config):
-        """Re-compiles a loaded model with its saved optimizer and metrics."""
+        """Re-compiles a loaded model with its saved optimizer and metrics.
+
+        An optimizer saved under a backend-specific class (PyTorch's, in Keras
+        3.15) loads as the public `keras.optimizers` class of the same name,
+        so a file saved under one backend trains under another.
+        """
+        config = dict(config)
+        if isinstance(config.get("optimizer"), dict):
+            # Keras 3.15 saves a torch-backend optimizer under its torch class; load the public one.
+            config["optimizer"] = keras_private.portable_optimizer_config(config["optimizer"])
         config = dict(keras.saving.deserialize_keras_object(config))
         config.pop("loss", None)
         self.compile(**config)
