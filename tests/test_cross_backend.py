@@ -84,8 +84,8 @@ def step_differences(here, other, phase):
 def test_one_training_step_per_phase_gives_the_same_weights_and_optimizer_state_on_every_backend(tmp_path):
     """One `train_step` per phase, from one file, the same batch and fixed noise, on all three backends.
 
-    Plain SGD with momentum (see docs/engineering.md, "Comparing training
-    steps across backends": Adam turns float-noise gradients into +-lr steps),
+    Plain SGD with momentum (Adam turns float-noise gradients of about 1e-9
+    into steps of about +-lr in a random direction, which differ between backends),
     and a batch with no all-zero target row (which would put E2's ReLUs at
     their kink, where backends take different subgradients). No BatchNorm:
     its backward pass subtracts the batch mean of the gradient, so the conv

@@ -6,7 +6,7 @@ serves the highest). An existing version is never overwritten.
 
 The export always runs under the TensorFlow backend: a TF-backend SavedModel
 holds plain TF ops (a JAX-backend one holds XlaCallModule ops and torch cannot
-export this model; engineering.md). Called under JAX or PyTorch,
+export this model: `torch.export` fails on its input structure). Called under JAX or PyTorch,
 `export_workdir` runs the export in a TensorFlow-backend subprocess from the
 `.keras` file, which loads the same weights on any backend.
 
