@@ -27,6 +27,12 @@ def kl_to_standard_normal(mean, log_var):
     return ops.mean(0.5 * ops.sum(per_dim, axis=-1))
 
 
+def _binary_crossentropy_per_label(labels, logits):
+    """`max(l, 0) - l * y + log(1 + exp(-|l|))` per label, `(batch, K)`: BCE without clipping a probability."""
+    labels = ops.cast(labels, logits.dtype)
+    return ops.relu(logits) - logits * labels + ops.log1p(ops.exp(-ops.abs(logits)))
+
+
 def binary_crossentropy_from_logits(labels, logits):
     """Binary cross-entropy of multi-hot labels, eq. (2), computed from logits.
 
@@ -41,13 +47,7 @@ def binary_crossentropy_from_logits(labels, logits):
     Returns:
         Scalar, nats per label.
     """
-    labels = ops.cast(labels, logits.dtype)
-    per_label = (
-        ops.relu(logits)
-        - logits * labels
-        + ops.log1p(ops.exp(-ops.abs(logits)))
-    )
-    return ops.mean(per_label)
+    return ops.mean(_binary_crossentropy_per_label(labels, logits))
 
 
 def mean_squared_error(targets, predictions):
@@ -127,9 +127,7 @@ def binary_crossentropy_from_logits_sum(labels, logits):
     Returns:
         Scalar, nats per sample.
     """
-    labels = ops.cast(labels, logits.dtype)
-    per_label = ops.relu(logits) - logits * labels + ops.log1p(ops.exp(-ops.abs(logits)))
-    return ops.mean(ops.sum(per_label, axis=-1))
+    return ops.mean(ops.sum(_binary_crossentropy_per_label(labels, logits), axis=-1))
 
 
 def squared_error_sum(targets, predictions):
