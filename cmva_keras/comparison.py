@@ -414,7 +414,7 @@ def check_reusable(run_dir, config):
     differences = [
         f"{key}: {got.get(key, '(missing)')!r} there, {expected.get(key, '(missing)')!r} now"
         for key in sorted(set(expected) | set(got))
-        if key not in IGNORED_KEYS and expected.get(key) != got.get(key)
+        if key not in IGNORED_KEYS and not _other_methods_key(key, config) and expected.get(key) != got.get(key)
     ]
     if differences:
         raise ValueError(
@@ -422,6 +422,15 @@ def check_reusable(run_dir, config):
             f"{'; ...' if len(differences) > 6 else ''}). Pass the same --variant, --dataset and --set as the "
             f"command that trained it, or delete {run_dir} to retrain it, or pass another --workdir."
         )
+
+
+def _other_methods_key(key, config):
+    """True for a `methods.<m>.*` key of a method this run does not train (it cannot change its result)."""
+    parts = key.split(".")
+    if len(parts) < 2 or parts[0] != "methods":
+        return False
+    used = {config.method} | ({"mapper"} if config.get("mapper", False) else set())
+    return parts[1] not in used
 
 
 def _newer(path, than):

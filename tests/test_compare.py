@@ -277,3 +277,17 @@ def test_trains_two_seeds_then_reuses_everything(tmp_path):
     assert {run: [os.path.getmtime(os.path.join(run, n)) for n in ("model.keras", "metrics.json", "metrics_tta.json")]
             for run in runs} == stamps
     assert again["rows"] == written["rows"]
+
+
+def test_settings_of_methods_a_run_does_not_train_do_not_block_its_reuse():
+    import ml_collections
+
+    from cmva_keras.comparison import _other_methods_key
+
+    cmva = ml_collections.ConfigDict({"method": "cmva", "mapper": False})
+    assert _other_methods_key("methods.cadavae.phase_epochs", cmva)
+    assert not _other_methods_key("train.phase_epochs", cmva)
+    mapped = ml_collections.ConfigDict({"method": "cadavae", "mapper": True})
+    assert not _other_methods_key("methods.cadavae.phase_epochs", mapped)
+    assert not _other_methods_key("methods.mapper.phase_epochs", mapped)
+    assert _other_methods_key("methods.cmvae.loss_weights.kl_image", mapped)
