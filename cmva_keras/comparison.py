@@ -233,7 +233,9 @@ def format_markdown(task, summary):
         f"({', '.join(map(str, summary['seeds']))}). Each cell: mean ± sample standard deviation (ddof=1) over "
         f"the seeds, on each model's primary inference path (`primary path` in comparison.json); "
         f"{metric_label(task, task.primary_metric)}: {direction} is better. "
-        f"Evaluated on the test split ({_examples(summary)}).",
+        f"Evaluated on the test split ({_examples(summary)})"
+        + (", each run at a decision threshold calibrated on its training split (best per-recipe F1)."
+           if summary.get("calibrate") else "."),
         "",
         f"Command: `{summary['command']}`",
         "",
@@ -459,7 +461,8 @@ def run_config(task, variant, seed, method, mapper, *, dataset=None, manual_dir=
 
 
 def compare(task, *, seeds=3, variant="default", workdir=None, methods=None, mapper=True, dataset=None,
-            manual_dir=None, data_dir=None, overrides=(), max_examples=None, plots=False, command=None):
+            manual_dir=None, data_dir=None, overrides=(), max_examples=None, plots=False, command=None,
+            calibrate=False):
     """Trains (or reuses) and evaluates every method over `seeds` seeds; writes the comparison files.
 
     Args:
@@ -471,6 +474,10 @@ def compare(task, *, seeds=3, variant="default", workdir=None, methods=None, map
         max_examples: evaluate at most this many test examples per run.
         plots: write each run's evaluation figures (t-SNE, ...).
         command: the command line to record (default: this call).
+        calibrate: classification: choose each run's decision threshold on
+            its training split (best per-recipe F1) before evaluating, so no
+            method is judged at a threshold its outputs are not calibrated
+            for; it is saved into the run's model.keras.
 
     Returns:
         The summary written to `comparison.json`.
@@ -485,6 +492,12 @@ def compare(task, *, seeds=3, variant="default", workdir=None, methods=None, map
     task_object = tasks.get(task)
     methods = methods or tasks.METHODS
     keys = run_keys(methods, mapper)
+    calibrate = bool(calibrate)
+    if calibrate and task_object.problem != "classification":
+        raise ValueError(
+            f"--calibrate_threshold sets a decision threshold, which only classification tasks have; "
+            f"{task!r} is a {task_object.problem} task. Leave it out."
+        )
     if int(seeds) < 1:
         raise ValueError(f"--seeds {seeds}: pass at least 1 (3 or more to see a spread).")
     seeds = int(seeds)
@@ -494,7 +507,9 @@ def compare(task, *, seeds=3, variant="default", workdir=None, methods=None, map
     workdir = workdir or os.path.join("workdirs", f"{task}-compare-{variant}")
     check_workdir(workdir, task)
     previous = _previous_summary(workdir)
-    same_evaluation = previous is None or previous.get("max_examples") == max_examples
+    same_evaluation = previous is None or (
+        previous.get("max_examples") == max_examples and bool(previous.get("calibrate", False)) == calibrate
+    )
     command = command or (f"cmva_keras.comparison.compare({task!r}, seeds={seeds}, variant={variant!r}, "
                           f"workdir={workdir!r}, methods={[k for k, _, m in keys if not m]!r}, "
                           f"overrides={overrides!r})")
@@ -515,7 +530,8 @@ def compare(task, *, seeds=3, variant="default", workdir=None, methods=None, map
                 trained.append(run_dir)
             numbers = {"seed": seed, "workdir": run_dir}
             for tta, name in ((False, METRICS), (True, METRICS_TTA)):
-                results = _evaluation(run_dir, name, tta, max_examples, plots, same_evaluation, evaluated)
+                results = _evaluation(run_dir, name, tta, max_examples, plots, same_evaluation, evaluated,
+                                      calibrate=calibrate and not tta)
                 numbers["tta" if tta else "plain"] = run_numbers(task_object, results)
             runs.setdefault(key, []).append(numbers)
 
@@ -529,6 +545,7 @@ def compare(task, *, seeds=3, variant="default", workdir=None, methods=None, map
         "methods": [key for key, _, _ in keys],
         "command": command,
         "max_examples": max_examples,
+        "calibrate": calibrate,
         "primary_metric": task_object.primary_metric,
         "higher_is_better": task_object.higher_is_better,
         "units": {m: "%" for m in percent_metrics(task_object)},
@@ -558,18 +575,23 @@ def _previous_summary(workdir):
         return json.load(f)
 
 
-def _evaluation(run_dir, name, tta, max_examples, plots, reuse, evaluated):
+def _evaluation(run_dir, name, tta, max_examples, plots, reuse, evaluated, calibrate=False):
+    """A run's evaluation: reused when newer than its model and made the same way, else run (and recorded)."""
     path = os.path.join(run_dir, name)
     if reuse and _newer(path, os.path.join(run_dir, run_files.MODEL)):
         with open(path) as f:
             results = json.load(f)
-        if results.get("split") == "test" and bool(results.get("tta")) == tta:
+        if (results.get("split") == "test" and bool(results.get("tta")) == tta
+                and (not calibrate or results.get("calibrated_on") == "train")):
             return results
     from cmva_keras.evaluation import evaluate_run
 
     logging.info("Evaluating %s%s.", run_dir, " with TTA" if tta else "")
     evaluated.append(path)
-    return evaluate_run(run_dir, tta=tta, max_examples=max_examples, plots=plots)
+    # Calibrating re-saves model.keras, so this run's other evaluation (TTA,
+    # evaluated after it) is then older than the model and is redone.
+    return evaluate_run(run_dir, tta=tta, max_examples=max_examples, plots=plots, calibrate=calibrate,
+                        calibration_split="train")
 
 
 __all__ = ["aggregate", "compare", "format_cell", "format_markdown", "plot_comparison", "run_keys", "summarize"]

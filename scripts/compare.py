@@ -29,6 +29,11 @@ flags.DEFINE_string("dataset", None, "Dataset: synthetic (default), yummly28k, r
 flags.DEFINE_string("manual_dir", None, "Folder of the downloaded real dataset (TFDS manual_dir).")
 flags.DEFINE_string("data_dir", None, "Where TFDS keeps prepared data (default: the cache folder).")
 flags.DEFINE_integer("max_examples", None, "Evaluate each run on at most this many test examples.")
+flags.DEFINE_bool(
+    "calibrate_threshold", False,
+    "Classification: choose each run's decision threshold on its training split before evaluating "
+    "(saved into its model.keras).",
+)
 flags.DEFINE_bool("plots", False, "Also write each run's evaluation figures (t-SNE, ...).")
 flags.DEFINE_multi_string("set", [], "Config override KEY=VALUE for every run, repeatable (e.g. --set train.batch_size=16).")
 flags.mark_flag_as_required("task")
@@ -51,6 +56,7 @@ def main(argv):
             FLAGS.task, seeds=FLAGS.seeds, variant=FLAGS.variant, workdir=FLAGS.workdir, methods=FLAGS.methods,
             mapper=FLAGS.mapper, dataset=FLAGS.dataset, manual_dir=FLAGS.manual_dir, data_dir=FLAGS.data_dir,
             overrides=FLAGS.set, max_examples=FLAGS.max_examples, plots=FLAGS.plots, command=command,
+            calibrate=FLAGS.calibrate_threshold,
         )
     except (NonFiniteLossError, FileNotFoundError, ValueError) as error:
         logging.error("%s", error)

@@ -291,3 +291,40 @@ def test_settings_of_methods_a_run_does_not_train_do_not_block_its_reuse():
     assert not _other_methods_key("methods.cadavae.phase_epochs", mapped)
     assert not _other_methods_key("methods.mapper.phase_epochs", mapped)
     assert _other_methods_key("methods.cmvae.loss_weights.kl_image", mapped)
+
+
+def test_calibrated_comparison_redoes_uncalibrated_evaluations_and_says_so(tmp_path, monkeypatch):
+    """With calibrate, an evaluation made at the saved threshold is redone, calibrating the plain one."""
+    import cmva_keras.evaluation as evaluation_lib
+
+    workdir = str(tmp_path / "compare")
+    fake_comparison(workdir, seeds=2, methods=("cmva",), with_mapper=False)
+    calls = []
+
+    def fake_evaluate(run_dir, tta=False, calibrate=False, **kwargs):
+        """Like evaluate_run's files: calibrating re-saves model.keras, then the metrics are written."""
+        calls.append((os.path.relpath(run_dir, workdir), tta, calibrate))
+        path = os.path.join(run_dir, "metrics_tta.json" if tta else "metrics.json")
+        with open(path) as f:
+            results = json.load(f)
+        stamp = os.path.getmtime(path) + 100
+        if calibrate:
+            results["calibrated_on"] = "train"
+            os.utime(os.path.join(run_dir, run_files.MODEL), (stamp, stamp))
+        with open(path, "w") as f:
+            json.dump(results, f)
+        os.utime(path, (stamp + 100, stamp + 100))
+        return results
+
+    monkeypatch.setattr(evaluation_lib, "evaluate_run", fake_evaluate)
+    comparison.compare("food", seeds=2, variant="smoke", workdir=workdir, methods="cmva", mapper=False,
+                       calibrate=True)
+    # Only the plain evaluations calibrate; the TTA ones use the threshold it saved.
+    assert sorted(calls) == sorted((os.path.join("cmva", f"seed{s}"), tta, not tta)
+                                   for s in (0, 1) for tta in (False, True))
+    with open(os.path.join(workdir, "comparison.md")) as f:
+        assert "threshold calibrated on its training split" in f.read()
+    with open(os.path.join(workdir, "comparison.json")) as f:
+        assert json.load(f)["calibrate"] is True
+    with pytest.raises(ValueError, match="only classification tasks"):
+        comparison.compare("hand", seeds=1, variant="smoke", workdir=str(tmp_path / "hand"), calibrate=True)
