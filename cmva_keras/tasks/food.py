@@ -138,6 +138,7 @@ class FoodTask(Task):
 
     name = "food"
     problem = "classification"
+    config_module = "cmva_keras.configs.food"
     datasets = ("synthetic", "yummly28k", "recipe1m")
     primary_metric = "f1"
     higher_is_better = True
@@ -152,26 +153,12 @@ class FoodTask(Task):
         "CMVA + TTA": {"f1": 47.23, "iou": 32.97},
     }
 
-    @property
-    def VARIANTS(self):  # noqa: N802  (the config module's constant)
-        from cmva_keras.configs import food
-
-        return food.VARIANTS
-
-    def get_config(self, variant="default"):
-        from cmva_keras.configs import food
-
-        return food.get_config(variant)
 
     # ---------------------------------------------------------------- datasets
     def synthetic_sizes(self, config):
         """Arguments of `cmva_keras.synthetic.ensure_default("food", ...)` for `config`."""
         return {"num_recipes": config.data.synthetic_recipes}
 
-    def synthetic_manual_dir(self, config):
-        from cmva_keras import synthetic
-
-        return synthetic.ensure_default("food", **self.synthetic_sizes(config))
 
     def builder_name(self, config):
         return "yummly28k" if config.data.dataset == "synthetic" else config.data.dataset

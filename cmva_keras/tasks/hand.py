@@ -130,6 +130,7 @@ class HandTask(Task):
 
     name = "hand"
     problem = "regression"
+    config_module = "cmva_keras.configs.hand"
     datasets = ("synthetic", "rhd", "stb")
     primary_metric = "epe_mm"
     higher_is_better = False
@@ -142,26 +143,12 @@ class HandTask(Task):
         "CMVA": {"epe_mm": 15.61, "auc_20_50": 0.907},
     }
 
-    @property
-    def VARIANTS(self):  # noqa: N802  (the config module's constant)
-        from cmva_keras.configs import hand
-
-        return hand.VARIANTS
-
-    def get_config(self, variant="default"):
-        from cmva_keras.configs import hand
-
-        return hand.get_config(variant)
 
     # ---------------------------------------------------------------- datasets
     def synthetic_sizes(self, config):
         """Arguments of `cmva_keras.synthetic.ensure_default("hand", ...)` for `config`."""
         return {"num_train": config.data.synthetic_train, "num_eval": config.data.synthetic_eval}
 
-    def synthetic_manual_dir(self, config):
-        from cmva_keras import synthetic
-
-        return synthetic.ensure_default("hand", **self.synthetic_sizes(config))
 
     def builder_name(self, config):
         return "rhd" if config.data.dataset == "synthetic" else config.data.dataset

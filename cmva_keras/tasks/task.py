@@ -19,6 +19,8 @@ methods that raise `NotImplementedError`, and `cmva_keras.tasks.register` an
 instance (README, "Your own task").
 """
 
+import importlib
+
 import numpy as np
 
 METHODS = ("cmva", "cmvae", "cadavae")
@@ -31,7 +33,8 @@ class Task:
     - `name`: the task's name (`--task`).
     - `problem`: "classification" (multi-label, BCE) or "regression" (MSE).
     - `datasets`: dataset names, "synthetic" (the offline default) first.
-    - `VARIANTS`: the config variants `get_config` knows.
+    - `config_module`: the module with `get_config(variant)` and `VARIANTS`
+      (or override `get_config` and set `VARIANTS`).
     - `primary_metric`, `higher_is_better`: the metric a comparison ranks by.
     - `table_metrics`: the metrics evaluation prints, in order.
     - `paper_results`: `{row name: {metric: value}}`, the paper's numbers for
@@ -41,7 +44,7 @@ class Task:
     name = None
     problem = None
     datasets = ("synthetic",)
-    VARIANTS = ("default",)
+    config_module = None  # the module holding get_config and VARIANTS, e.g. "cmva_keras.configs.food"
     primary_metric = None
     higher_is_better = True
     table_metrics = ()
@@ -49,9 +52,18 @@ class Task:
     paper_table = ""
 
     # ------------------------------------------------------------------ config
+    @property
+    def VARIANTS(self):  # noqa: N802  (the config module's constant)
+        """The config variants: `config_module`'s `VARIANTS`, else just "default"."""
+        if self.config_module is None:
+            return ("default",)
+        return importlib.import_module(self.config_module).VARIANTS
+
     def get_config(self, variant="default"):
-        """The task's `ml_collections.ConfigDict` for `variant`."""
-        raise NotImplementedError
+        """The task's `ml_collections.ConfigDict` for `variant`: `config_module.get_config(variant)`."""
+        if self.config_module is None:
+            raise NotImplementedError(f"{type(self).__name__} sets no config_module; override get_config.")
+        return importlib.import_module(self.config_module).get_config(variant)
 
     def check_config(self, config):
         """Raises a ValueError naming the fix when `config` cannot run for this task."""
@@ -76,9 +88,15 @@ class Task:
             )
 
     # ---------------------------------------------------------------- datasets
+    def synthetic_sizes(self, config):
+        """Arguments of `cmva_keras.synthetic.ensure_default(name, ...)` for `config`."""
+        raise NotImplementedError
+
     def synthetic_manual_dir(self, config):
         """Generates (once) the offline synthetic set for `config` and returns its folder."""
-        raise NotImplementedError
+        from cmva_keras import synthetic
+
+        return synthetic.ensure_default(self.name, **self.synthetic_sizes(config))
 
     def builder_name(self, config):
         """The TFDS builder that reads `config`'s dataset (the synthetic set's native format's)."""
