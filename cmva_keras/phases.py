@@ -24,6 +24,9 @@ class Phase:
     description: str
     trained_parts: tuple
     active_terms: tuple
+    # What judges this phase's epochs on validation data (`train.keep_best`): an inference path
+    # (the task's metric on it), a term (its lowest validation value), or "" for the primary path.
+    best_by: str = ""
 
 
 TERMS = ("rec_1", "kl_1", "rec_2", "kl_2", "rec_m", "kl_m", "w2")
@@ -35,6 +38,7 @@ PHASES = {
         "upper and lower branches (E1, D1, E2, D2) trained; mapper frozen",
         ("source_encoder", "source_decoder", "target_encoder", "target_decoder"),
         ("rec_1", "kl_1", "rec_2", "kl_2"),
+        best_by="upper",  # the mapper is untrained: judge the upper path E1 -> D1
     ),
     2: Phase(
         2,

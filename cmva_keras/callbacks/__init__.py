@@ -4,5 +4,7 @@ from cmva_keras.callbacks.loss_weight_ramp import LossWeightRamp
 from cmva_keras.callbacks.non_finite_guard import NonFiniteLossError, NonFiniteLossGuard
 from cmva_keras.callbacks.phase_checkpoint import PhaseCheckpoint
 from cmva_keras.callbacks.phase_schedule import PhaseSchedule
+from cmva_keras.callbacks.validation_metrics import ValidationMetrics
 
-__all__ = ["LossWeightRamp", "NonFiniteLossError", "NonFiniteLossGuard", "PhaseCheckpoint", "PhaseSchedule"]
+__all__ = ["LossWeightRamp", "NonFiniteLossError", "NonFiniteLossGuard", "PhaseCheckpoint", "PhaseSchedule",
+           "ValidationMetrics"]

@@ -34,6 +34,11 @@ def train_block(**overrides):
     train.beta_2 = 0.999
     train.jit_compile = "auto"
     train.verbose = 2  # Keras fit verbosity: 2 = one line per epoch
+    # Validation each epoch (terms and the task's metric): the dataset's validation split where it has
+    # one; else this part of the training split, held out by a hash of each example's id and the seed.
+    train.validation_fraction = 0.0
+    train.keep_best = False  # end each phase on its best validation epoch (needs validation data)
+    train.tensorboard = True  # TensorBoard logs in WORKDIR/tensorboard
     for key, value in overrides.items():
         train[key] = value
     return train

@@ -88,16 +88,45 @@ def _check_source(builder, manual_dir):
         )
 
 
-def as_dataset(builder, split, shuffle_files=False):
-    """The split of a prepared builder, images left encoded, masks and depth dropped."""
+def as_dataset(builder, split, shuffle_files=False, with_ids=False):
+    """The split of a prepared builder, images left encoded, masks and depth dropped.
+
+    With `with_ids`, each example also has TFDS's `tfds_id` (its file and
+    record: stable whatever order the files are read in).
+    """
     split = _VALIDATION.get(split, split) if split not in builder.info.splits else split
     features = builder.info.features
     decoders = {k: tfds.decode.SkipDecoding() for k in _ENCODED if k in features}
-    ds = builder.as_dataset(split=split, decoders=decoders or None, shuffle_files=shuffle_files)
+    read_config = None
+    if with_ids:
+        _quiet_tfds_id_deprecation()
+        read_config = tfds.ReadConfig(add_tfds_id=True)
+    ds = builder.as_dataset(split=split, decoders=decoders or None, shuffle_files=shuffle_files,
+                            read_config=read_config)
     dropped = [k for k in _DROPPED if k in features]
     if dropped:
         ds = ds.map(lambda ex: {k: v for k, v in ex.items() if k not in dropped})
     return ds
+
+
+class _DropMessage(logging.Filter):
+    def __init__(self, text):
+        super().__init__()
+        self.text = text
+
+    def filter(self, record):
+        return self.text not in record.getMessage()
+
+
+def _quiet_tfds_id_deprecation():
+    """Drops TF's deprecation notice for `CounterV2`, which TFDS's reader uses to add `tfds_id`s.
+
+    The notice is about TFDS's own code (tensorflow_datasets/core/reader.py);
+    a user can do nothing about it. Only that message is dropped.
+    """
+    tf_logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, _DropMessage) for f in tf_logger.filters):
+        tf_logger.addFilter(_DropMessage("CounterV2 (from tensorflow.python.data.experimental.ops.counter)"))
 
 
 def load(name, manual_dir=None, data_dir=None, split="train", shuffle_files=False):

@@ -160,9 +160,9 @@ class CADAVAE(TargetSide, StagedModel):
     TERMS = TERMS
     PHASES = {
         1: Phase(1, "feature extractor and feature head trained on the task loss",
-                 ("feature_extractor", "feature_head"), ("rec_features",)),
+                 ("feature_extractor", "feature_head"), ("rec_features",), best_by="rec_features"),
         2: Phase(2, "the two VAEs on frozen features: reconstruction, cross-reconstruction, KL, distance",
-                 VAE_PARTS, VAE_TERMS),
+                 VAE_PARTS, VAE_TERMS, best_by="cross"),
         3: Phase(3, "the latent head on sampled latents; everything else frozen", ("latent_head",), ("rec_head",)),
     }
     INFERENCE_PATHS = INFERENCE_PATHS

@@ -4,7 +4,11 @@ The workdir receives `config.json` (the resolved config), `vocabulary.json`
 (food: the ingredient names of the label vector), `history.json` (every
 term, the learning rate and the phase, per epoch), `phase_1.keras`,
 `phase_2.keras`, `phase_3.keras` (the model at the end of each phase) and
-`model.keras` (the final model). A run stopped part-way is resumed by running
+`model.keras` (the final model), and `tensorboard/` (TensorBoard logs). With
+validation data (the dataset's split, or `train.validation_fraction`), each
+epoch also logs the validation terms (`val_rec_1`, ...) and the task's
+metrics (`val_f1`, `val_epe`, ...); `train.keep_best` ends each phase on its
+best validation epoch (`best_epochs.json`). A run stopped part-way is resumed by running
 the same command again: `backup/` holds Keras' `BackupAndRestore` state.
 """
 
@@ -15,11 +19,11 @@ import shutil
 import keras
 from absl import logging
 
-from cmva_keras.callbacks import NonFiniteLossGuard, PhaseCheckpoint, PhaseSchedule
+from cmva_keras.callbacks import NonFiniteLossGuard, PhaseCheckpoint, PhaseSchedule, ValidationMetrics
 from cmva_keras.training import run_files
 from cmva_keras.training.config import to_json
 from cmva_keras.training.history import HistoryWriter
-from cmva_keras.training.setup import build_datasets, build_model
+from cmva_keras.training.setup import build_datasets, build_model, task_of
 
 
 def make_optimizer(train_config):
@@ -45,6 +49,20 @@ def method_phase_epochs(config):
     if method == "cmva":
         return tuple(config.train.phase_epochs)
     return tuple(config.methods[method].phase_epochs)
+
+
+def tensorboard_callback(workdir):
+    """Keras' TensorBoard callback writing `workdir/tensorboard` (train/ and validation/) once per epoch.
+
+    Every number in the epoch's logs is written: the terms, `learning_rate`,
+    `phase` and the validation metrics. It uses TensorFlow's summary writer,
+    installed with every backend. No graph (traced TF graphs exist only on
+    TensorFlow) and no profiling.
+    """
+    return keras.callbacks.TensorBoard(
+        log_dir=os.path.join(workdir, run_files.TENSORBOARD), histogram_freq=0, write_graph=False,
+        write_images=False, update_freq="epoch", profile_batch=0,
+    )
 
 
 def method_callbacks(config, model, schedule):
@@ -123,24 +141,33 @@ def _fit(model, config, data, workdir):
         "%s for task %s: %s parameters; %s training batches of %d per epoch.",
         type(model).__name__, config.task, f"{model.count_params():,}", data.train_steps, config.train.batch_size,
     )
+    task = task_of(config)
     schedule = PhaseSchedule(method_phase_epochs(config))
-    checkpoints = PhaseCheckpoint(workdir, schedule)
+    checkpoints = PhaseCheckpoint(
+        workdir, schedule, keep_best=bool(config.train.get("keep_best", False)), metric=task.primary_metric,
+        higher_is_better=task.higher_is_better,
+    )
     backup_dir = os.path.join(workdir, "backup")
     history = HistoryWriter(os.path.join(workdir, "history.json"))
     callbacks = [
         schedule,  # first: sets the phase before the others see the epoch
         *method_callbacks(config, model, schedule),
         keras.callbacks.LearningRateScheduler(epoch_learning_rate(config.train)),
+        # The task's metrics join the epoch's logs before anything records or judges them.
+        *([ValidationMetrics(data.validation_eval, task)] if data.validation_eval is not None else []),
         NonFiniteLossGuard(last_good_checkpoint=lambda: checkpoints.last_saved or (
             backup_dir if os.path.isdir(backup_dir) else None)),
         checkpoints,
         history,
+        *([tensorboard_callback(workdir)] if config.train.get("tensorboard", True) else []),
         keras.callbacks.BackupAndRestore(backup_dir),
     ]
     model.fit(
         data.train,
         epochs=schedule.total_epochs,
         steps_per_epoch=data.train_steps,
+        validation_data=data.validation,
+        shuffle=False,  # the pipeline shuffles; Keras ignores (and warns about) shuffle=True for tf.data
         callbacks=callbacks,
         verbose=config.train.verbose,
     )

@@ -12,6 +12,7 @@ import os
 MODEL = "model.keras"  # the trained CMVA
 CONFIG = "config.json"  # the resolved config
 VOCABULARY = "vocabulary.json"  # food: the ingredient names, in output order
+TENSORBOARD = "tensorboard"  # TensorBoard logs: train/ and validation/
 COMPARISON = "comparison.json"  # marks a folder of scripts/compare.py (runs in <method>/seed<s>)
 
 

@@ -12,6 +12,7 @@ import os
 
 from absl import logging
 
+from cmva_keras.training import splits
 from cmva_keras.training.config import check_config
 
 
@@ -24,6 +25,9 @@ class TaskData:
     input_shape: tuple  # one source input, e.g. (64, 64, 3)
     target_shape: tuple  # one target, e.g. (K,) or (21, 3)
     vocabulary: list = dataclasses.field(default_factory=list)  # classification: label names
+    # Validation (None without): `(x, y)` batches for fit's terms, `(x, y, extras)` for the task's metrics.
+    validation: object = None
+    validation_eval: object = None
 
 
 def task_of(config):
@@ -66,15 +70,57 @@ def build_datasets(config):
     vocabulary = task.vocabulary(source) or []
     target_shape = tuple(task.target_shape(vocabulary))
     train = task.pipeline(
-        config, task.examples(source, "train", shuffle_files=True), training=True,
+        config, splits.examples(task, source, config, "train", shuffle_files=True), training=True,
         batch_size=config.train.batch_size, num_classes=len(vocabulary) or None,
     )
     steps = config.train.steps_per_epoch or None
     if steps:
         train = train.repeat()
+    validation = validation_eval = None
+    if splits.has_validation(source, config):
+        validation_eval = _evaluation_pipeline(task, source, config, splits.VALIDATION, vocabulary)
+        if splits.holds_out(source, config):
+            validation_eval = _with_known_length(validation_eval, splits.held_out_count(task, source, config),
+                                                 config)
+        validation = validation_eval.map(lambda x, y, *_: (x, y))
+        logging.info("Validating on %s.", "the dataset's validation split" if splits.has_own_validation(source)
+                     else f"{splits.validation_fraction(config):.0%} of the training split, held out")
+    elif config.train.get("keep_best", False):
+        raise ValueError(
+            "train.keep_best keeps each phase's best epoch on validation data, and this run has none: the "
+            f"{config.data.dataset} dataset has no validation split. Hold part of the training split out "
+            "(--set train.validation_fraction=0.1), or drop train.keep_best."
+        )
     return TaskData(
         train=train, train_steps=steps, input_shape=tuple(task.input_shape(config)), target_shape=target_shape,
-        vocabulary=vocabulary,
+        vocabulary=vocabulary, validation=validation, validation_eval=validation_eval,
+    )
+
+
+def _with_known_length(dataset, num_examples, config):
+    """`dataset` (filtered, so of unknown length) told its number of batches.
+
+    Keras' epoch iterators warn that the input "ran out of data" when a
+    dataset's length is unknown; the held-out count is known, so say it.
+    """
+    import math
+
+    import tensorflow as tf
+
+    if num_examples == 0:
+        raise ValueError(
+            f"train.validation_fraction={splits.validation_fraction(config)} held out no example of the "
+            f"{config.data.dataset} training split: raise it, or set it to 0 for no validation."
+        )
+    batches = math.ceil(num_examples / int(config.train.batch_size))
+    return dataset.apply(tf.data.experimental.assert_cardinality(batches))
+
+
+def _evaluation_pipeline(task, source, config, split, vocabulary, tta=False):
+    """One split of the run through the task's test-time pipeline: `(x, y, extras)` batches in a fixed order."""
+    return task.pipeline(
+        config, splits.examples(task, source, config, split), training=False, batch_size=config.train.batch_size,
+        for_evaluation=True, tta=tta, num_classes=len(vocabulary) or None,
     )
 
 
@@ -85,11 +131,7 @@ def evaluation_dataset(config, split="test", tta=False):
     """
     task = task_of(config)
     source = task.open_source(config)
-    vocabulary = task.vocabulary(source) or []
-    return task.pipeline(
-        config, task.examples(source, split), training=False, batch_size=config.train.batch_size,
-        for_evaluation=True, tta=tta, num_classes=len(vocabulary) or None,
-    )
+    return _evaluation_pipeline(task, source, config, split, task.vocabulary(source) or [], tta=tta)
 
 
 def build_model(config, data):
