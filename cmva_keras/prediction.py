@@ -28,8 +28,10 @@ What is reported (`predict_files`):
   given `scale_mm` (that bone's length in mm), in millimetres; plus
   `write_pose_files`: a PNG with one 3D skeleton per input and a JSON file.
 
-`hand_side` ("left"/"right") is accepted for hand models and only recorded
-in the report for now; the model does not take the side yet.
+`hand_side` ("left"/"right"): a hand model trained with the side as an
+input (`data.hand_side_input`, the paper's protocol) needs it, and mirrors a
+left crop before the model and its pose back, as its export does; other hand
+models infer the side themselves and only record it.
 
 `run` is the command line's whole behaviour: the table (or `--json`) on
 stdout; hands also write `poses.png` and `poses.json` into the output folder,
@@ -137,18 +139,32 @@ class Predictor:
     method: str = None
     vocabulary: list = None
     threshold: float = None
+    takes_side: bool = False  # a hand model trained with the side as an input (data.hand_side_input)
 
     @property
     def classification(self):
         return self.task.problem == "classification"
 
-    def predict(self, images):
-        """Predictions for a list of uint8 `(H, W, 3)` images of any sizes: `(N,) + target shape`."""
+    def predict(self, images, hand_side=None):
+        """Predictions for a list of uint8 `(H, W, 3)` images of any sizes: `(N,) + target shape`.
+
+        `hand_side` ("left"/"right") is used by a model that takes the side
+        (`takes_side`) and ignored otherwise.
+        """
         raise NotImplementedError
 
-    def predict_with_decisions(self, images):
+    def side_codes(self, count, hand_side):
+        """The `hand_side` input of a side-taking model for `count` images (0 left, 1 right)."""
+        if hand_side is None:
+            raise PredictionError(
+                "This hand model was trained with the hand side as an input (data.hand_side_input, the paper's "
+                "protocol): pass --hand_side left or --hand_side right."
+            )
+        return np.full((count,), HAND_SIDES.index(hand_side), np.int32)
+
+    def predict_with_decisions(self, images, hand_side=None):
         """`(predictions, decisions)`: classification's 0/1 labels `predictions > threshold`, else None."""
-        predictions = self.predict(images)
+        predictions = self.predict(images, hand_side=hand_side)
         if not self.classification:
             return predictions, None
         return predictions, (predictions > self.threshold).astype("int32")
@@ -190,6 +206,7 @@ class KerasPredictor(Predictor):
         )
         self.model = model
         self.preprocess = task.serving_preprocessor(config.data)
+        self.takes_side = bool(config.data.get("hand_side_input", False))
 
     def prepare(self, images):
         """The model's input batch: each image through the task's serving preprocessing, stacked."""
@@ -198,9 +215,16 @@ class KerasPredictor(Predictor):
     def model_view(self, images):
         return list(self.prepare(images))
 
-    def predict(self, images):
+    def predict(self, images, hand_side=None):
         batch = self.prepare(images)
-        return np.asarray(self.model.predict(batch, path=self.path, batch_size=BATCH_SIZE, verbose=0))
+        if not self.takes_side:
+            return np.asarray(self.model.predict(batch, path=self.path, batch_size=BATCH_SIZE, verbose=0))
+        from cmva_keras.tasks.hand import mirror_left_images, unmirror_left_poses
+
+        sides = self.side_codes(len(batch), hand_side)
+        batch = np.asarray(mirror_left_images(batch, sides))
+        poses = self.model.predict(batch, path=self.path, batch_size=BATCH_SIZE, verbose=0)
+        return np.asarray(unmirror_left_poses(poses, sides))
 
 
 class SavedModelPredictor(Predictor):
@@ -247,20 +271,22 @@ class SavedModelPredictor(Predictor):
         )
         self.serve = serve
         self.output_name = "ingredient_probs" if task.problem == "classification" else "pose_3d"
+        self.takes_side = "hand_side" in serve.structured_input_signature[1]
 
-    def _serve(self, images):
+    def _serve(self, images, hand_side=None):
         import tensorflow as tf
 
+        side = {"hand_side": tf.constant(self.side_codes(1, hand_side))} if self.takes_side else {}
         # One call per image: the signature resizes inside, but a batch must share one size.
-        results = [self.serve(images=tf.constant(image[np.newaxis])) for image in images]
+        results = [self.serve(images=tf.constant(image[np.newaxis]), **side) for image in images]
         return {key: np.concatenate([r[key].numpy() for r in results]) for key in results[0]}
 
-    def predict(self, images):
-        return self._serve(images)[self.output_name]
+    def predict(self, images, hand_side=None):
+        return self._serve(images, hand_side)[self.output_name]
 
-    def predict_with_decisions(self, images):
+    def predict_with_decisions(self, images, hand_side=None):
         """`(predictions, decisions)`; classification's decisions are the export's own `ingredients`."""
-        outputs = self._serve(images)
+        outputs = self._serve(images, hand_side)
         return outputs[self.output_name], outputs.get("ingredients")
 
 
@@ -362,8 +388,9 @@ def predict_files(predictor, image_paths, *, scale_mm=None, hand_side=None):
     `predictions` (one entry per predicted file, in the given order: `image`,
     and `labels` for classification, or `pose_3d` (21 x 3, model units) and,
     with `scale_mm`, `pose_3d_mm`), and `skipped` (`[{"image", "reason"}]`);
-    classification adds `threshold`, poses add `units`, `scale_mm` and
-    `hand_side` (only recorded, for now). `model_inputs` holds, per
+    classification adds `threshold`, poses add `units`, `scale_mm`,
+    `hand_side` and `side_as_input` (whether the model used the side: a
+    model trained with `data.hand_side_input` needs it). `model_inputs` holds, per
     prediction, the image the model saw (the preprocessed input of a Keras
     model, the decoded file for a SavedModel), for the pose figure.
 
@@ -377,14 +404,16 @@ def predict_files(predictor, image_paths, *, scale_mm=None, hand_side=None):
     if predictor.classification:
         report["threshold"] = predictor.threshold
     else:
-        report.update(units=POSE_UNITS, scale_mm=scale_mm, hand_side=hand_side)
+        report.update(units=POSE_UNITS, scale_mm=scale_mm, hand_side=hand_side, side_as_input=predictor.takes_side)
+        if predictor.takes_side:
+            predictor.side_codes(0, hand_side)  # refuses a missing side before any image is read
     images, skipped = read_images(image_paths)
     report["predictions"] = []
     report["skipped"] = [{"image": path, "reason": reason} for path, reason in skipped]
     model_inputs = []
     for start in range(0, len(images), BATCH_SIZE):
         names, chunk = zip(*images[start : start + BATCH_SIZE])
-        predictions, decisions = predictor.predict_with_decisions(list(chunk))
+        predictions, decisions = predictor.predict_with_decisions(list(chunk), hand_side=hand_side)
         for i, (name, prediction) in enumerate(zip(names, predictions)):
             entry = {"image": name}
             if predictor.classification:

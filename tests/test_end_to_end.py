@@ -25,6 +25,8 @@ from cmva_keras.training.loop import train
 pytestmark = pytest.mark.slow
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASKS = ("food", "hand")
+# The runs the module trains: each task's smoke run, and the hand one with the side as an input.
+RUNS = {"food": ("food", []), "hand": ("hand", []), "hand_side": ("hand", ["data.hand_side_input=True"])}
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +37,9 @@ def runs(tmp_path_factory):
     os.environ["CMVA_CACHE_DIR"] = str(base / "cache")
     try:
         workdirs = {}
-        for task in TASKS:
-            workdirs[task] = str(base / task)
-            train(resolve_config(task, "smoke"), workdirs[task])
+        for name, (task, overrides) in RUNS.items():
+            workdirs[name] = str(base / name)
+            train(resolve_config(task, "smoke", overrides=overrides), workdirs[name])
         yield workdirs
     finally:
         if previous is None:
@@ -125,9 +127,9 @@ def _png(image):
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("task", TASKS)
-def test_exported_signatures_match_the_keras_model_in_a_tensorflow_only_process(runs, task, tmp_path):
-    workdir = runs[task]
+@pytest.mark.parametrize("run", list(RUNS))
+def test_exported_signatures_match_the_keras_model_in_a_tensorflow_only_process(runs, run, tmp_path):
+    workdir, task = runs[run], RUNS[run][0]
     export_dir = str(tmp_path / "exported")
     first = export_workdir(workdir, export_dir)
     second = export_workdir(workdir, export_dir)
@@ -137,14 +139,24 @@ def test_exported_signatures_match_the_keras_model_in_a_tensorflow_only_process(
     with open(os.path.join(workdir, "config.json")) as f:
         config = json.load(f)
     images = _raw_images(task)
-    prepared = np.asarray(tasks.get(config["task"]).serving_preprocessor(config["data"])(images))
-    expected = model.predict(prepared, verbose=0)
+    prepared = np.array(tasks.get(config["task"]).serving_preprocessor(config["data"])(images))
+    extra = {}
+    if run == "hand_side":
+        # Left crops (side 0) are mirrored before the model, and their poses mirrored back.
+        side = np.array([0, 1, 0], "int32")
+        left = side == 0
+        prepared[left] = prepared[left][:, :, ::-1]
+        expected = model.predict(prepared, verbose=0)
+        expected[left, :, 0] *= -1.0
+        extra["hand_side"] = side
+    else:
+        expected = model.predict(prepared, verbose=0)
 
     inputs = str(tmp_path / "inputs.npz")
     outputs = str(tmp_path / "outputs.npz")
     scale = np.array([80.0, 90.0, 100.0], "float32")
     np.savez(inputs, images=images, image_bytes=np.array([_png(i) for i in images], dtype=object).astype(bytes),
-             scale_mm=scale)
+             scale_mm=scale, **extra)
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
     result = subprocess.run(
         [sys.executable, os.path.join(ROOT, "tests", "serving_worker.py"), first, inputs, outputs],

@@ -26,9 +26,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VOCABULARY = ["salt", "garlic", "onion", "basil", "tomato", "rice"]
 
 
-def _write_run(workdir, task_name, target_shape, vocabulary=None):
+def _write_run(workdir, task_name, target_shape, vocabulary=None, overrides=()):
     """A finished-run folder of `task_name`'s smoke config with an untrained model; returns the model."""
-    config = resolve_config(task_name, "smoke")
+    config = resolve_config(task_name, "smoke", overrides=list(overrides))
     task = tasks.get(task_name)
     input_shape = task.input_shape(config)
     model = task.build_model(config, input_shape, target_shape)
@@ -72,6 +72,31 @@ def hand(tmp_path_factory):
     _write_run(workdir, "hand", (21, 3))
     images = [_image(base / f"hand{i}.png", size, size + 7 * i, i) for i, size in enumerate((40, 64, 25))]
     return workdir, images
+
+
+@pytest.fixture(scope="module")
+def hand_side(tmp_path_factory):
+    """A hand run trained with the side as an input (the paper's protocol), and three crops."""
+    base = tmp_path_factory.mktemp("hand_side")
+    workdir = str(base / "run")
+    _write_run(workdir, "hand", (21, 3), overrides=["data.hand_side_input=True"])
+    images = [_image(base / f"hand{i}.png", 40, 40 + 5 * i, 10 + i) for i in range(3)]
+    return workdir, images
+
+
+def _expected_with_side(workdir, images, side):
+    """A side-taking model's poses: left crops mirrored before the model, their poses mirrored back."""
+    model = _model(workdir)
+    with open(os.path.join(workdir, run_files.CONFIG)) as f:
+        config = json.load(f)
+    prepare = tasks.get("hand").serving_preprocessor(config["data"])
+    batch = np.concatenate([np.asarray(prepare(prediction.read_image(p)[None])) for p in images])
+    if side == "left":
+        batch = batch[:, :, ::-1]
+    poses = np.asarray(model.predict(batch, verbose=0))
+    if side == "left":
+        poses[..., 0] *= -1.0
+    return poses
 
 
 @functools.lru_cache(maxsize=None)
@@ -332,3 +357,31 @@ def test_grey_and_rgba_files_are_read_as_rgb(tmp_path):
     assert prediction.read_image(str(grey)).shape == (5, 7, 3)
     image = prediction.read_image(str(rgba))
     assert image.shape == (4, 3, 3) and image.dtype == np.uint8 and (image == 200).all()
+
+
+# ------------------------------------------------------------ the hand side
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_a_side_taking_hand_model_mirrors_left_crops_and_needs_the_side(hand_side, side, tmp_path):
+    workdir, images = hand_side
+    predictor = prediction.load_predictor(workdir=workdir)
+    assert predictor.takes_side
+    report, _ = prediction.predict_files(predictor, images, hand_side=side)
+    assert report["side_as_input"] is True and report["hand_side"] == side
+    expected = _expected_with_side(workdir, images, side)
+    np.testing.assert_allclose([p["pose_3d"] for p in report["predictions"]], expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(prediction.PredictionError, match="pass --hand_side left or --hand_side right"):
+        prediction.predict_files(predictor, images)
+
+
+def test_a_side_taking_hand_export_takes_the_side_too(hand_side, tmp_path):
+    from cmva_keras.export import export_workdir
+
+    workdir, images = hand_side
+    exported = export_workdir(workdir, str(tmp_path / "exported"))
+    predictor = prediction.load_predictor(saved_model=exported)
+    assert predictor.takes_side
+    report, _ = prediction.predict_files(predictor, images, hand_side="left")
+    np.testing.assert_allclose([p["pose_3d"] for p in report["predictions"]],
+                               _expected_with_side(workdir, images, "left"), rtol=1e-5, atol=1e-5)
+    with pytest.raises(prediction.PredictionError, match="--hand_side"):
+        prediction.predict_files(predictor, images)

@@ -32,6 +32,9 @@ def get_config(variant="default"):
     config.data.synthetic_train = 6000  # generated training samples (with the 500 evaluation ones, about 1 minute, once)
     config.data.synthetic_eval = 500  # generated evaluation samples
     config.data.image_size = 64  # square crop size after resizing; paper: 256
+    # The paper's protocol gives the hand side at training and test time: left hands are then mirrored
+    # into right ones before the model (and their poses back). False: the model infers the side itself.
+    config.data.hand_side_input = False
 
     # Backbone, paper: "resnet18"; latent size: not given in the paper for hands.
     config.model = common.model_block("resnet_small", latent_dim=30)

@@ -31,26 +31,38 @@ def _decode(image_bytes, prepare):
     return tf.map_fn(one, image_bytes, fn_output_signature=tf.float32)
 
 
-def _endpoint_functions(model, prepare, outputs, num_extra):
-    """`(from_images, from_bytes)` for one signature pair; `num_extra` (0 or 1) more inputs go to `outputs`.
+def _endpoint_functions(model, prepare, outputs, num_extra, inputs=None):
+    """`(from_images, from_bytes)` for one signature pair; `num_extra` (0 to 2) more inputs go to `outputs`.
 
-    Written out per arity: TensorFlow traces endpoints by their parameters, so
-    varargs or default arguments would not export.
+    `inputs(images, *extras)`, when given, changes the prepared images before
+    the model. Written out per arity: TensorFlow traces endpoints by their
+    parameters, so varargs or default arguments would not export.
     """
+    def run(images, *extras):
+        if inputs is not None:
+            images = inputs(images, *extras)
+        return outputs(model(images, training=False), *extras)
+
     if num_extra == 0:
         def from_images(images):
-            return outputs(model(prepare(_check_images(images)), training=False))
+            return run(prepare(_check_images(images)))
 
         def from_bytes(image_bytes):
-            return outputs(model(_decode(image_bytes, prepare), training=False))
+            return run(_decode(image_bytes, prepare))
     elif num_extra == 1:
         def from_images(images, extra):
-            return outputs(model(prepare(_check_images(images)), training=False), extra)
+            return run(prepare(_check_images(images)), extra)
 
         def from_bytes(image_bytes, extra):
-            return outputs(model(_decode(image_bytes, prepare), training=False), extra)
+            return run(_decode(image_bytes, prepare), extra)
+    elif num_extra == 2:
+        def from_images(images, extra, second):
+            return run(prepare(_check_images(images)), extra, second)
+
+        def from_bytes(image_bytes, extra, second):
+            return run(_decode(image_bytes, prepare), extra, second)
     else:
-        raise ValueError(f"A task's serving outputs take at most one extra input; got {num_extra}.")
+        raise ValueError(f"A task's serving outputs take at most two extra inputs; got {num_extra}.")
     return from_images, from_bytes
 
 
@@ -71,9 +83,10 @@ def write_saved_model(model_path, config, vocabulary, target):
 
     # The task names the outputs: one (suffix, extra input specs, outputs) per
     # signature pair "serving_<suffix>" (images) and "serving_bytes_<suffix>".
-    for suffix, extra_specs, outputs in task.serving_outputs(model):
+    for suffix, extra_specs, outputs, *inputs in task.serving_outputs(model, config["data"]):
         names = ("serving_default", "serving_bytes") if not suffix else (f"serving_{suffix}", f"serving_bytes_{suffix}")
-        from_images, from_bytes = _endpoint_functions(model, prepare, outputs, len(extra_specs))
+        from_images, from_bytes = _endpoint_functions(
+            model, prepare, outputs, len(extra_specs), inputs[0] if inputs else None)
         archive.add_endpoint(names[0], from_images, [images_spec, *extra_specs])
         archive.add_endpoint(names[1], from_bytes, [bytes_spec, *extra_specs])
     if vocabulary:

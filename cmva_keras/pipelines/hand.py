@@ -13,9 +13,14 @@ Per example (from the `rhd` or `stb` builder):
 3. Training only: a rotation by up to +-`max_rotation_degrees` about the optical
    axis (`R_z`), and with probability `flip_probability` a vertical flip
    (`F = diag(1, -1, 1)`: a mirror, so the hand side swaps).
-4. One warp of the original image by `H = K' (F R_z R_c) K^-1`; the 3D pose is
-   rotated by `R = F R_z R_c`, so projecting it with `K'` gives the warped 2D
-   keypoints (checked by the tests to 0.5 px).
+   With the hand side as an input (`side_as_input`, the paper's protocol: the
+   side is given at training and test time), a left hand (after the flip) is
+   then mirrored horizontally (`M = diag(-1, 1, 1)`), so the model only ever
+   sees right hands; a mirror of the crop about its centre keeps the
+   principal point, so the same homography carries it.
+4. One warp of the original image by `H = K' (M F R_z R_c) K^-1`; the 3D pose
+   is transformed by `R = M F R_z R_c`, so projecting it with `K'` gives the
+   warped 2D keypoints (checked by the tests to 0.5 px).
 5. Target: the pose relative to the palm (keypoint 0), divided by the length
    of the middle finger's MCP-PIP bone (keypoints 12, 11), in the re-centred
    camera frame. `scale` (that length, mm) turns it back into millimetres.
@@ -29,6 +34,8 @@ import tensorflow as tf
 from cmva_keras.keypoints import MIDDLE_MCP, MIDDLE_PIP, ROOT
 from cmva_keras.pipelines import common, geometry
 
+LEFT, RIGHT = 0, 1  # the datasets' `hand_side`
+
 
 def _features(example):
     return {
@@ -41,7 +48,7 @@ def _features(example):
     }
 
 
-def crop_transform(xyz, K, image_size, *, angle=0.0, flip=False, margin=1.25, min_side=16.0):
+def crop_transform(xyz, K, image_size, *, angle=0.0, flip=False, mirror_x=False, margin=1.25, min_side=16.0):
     """The rotation, crop intrinsics and homography of one example (steps 1-4).
 
     Args:
@@ -50,6 +57,7 @@ def crop_transform(xyz, K, image_size, *, angle=0.0, flip=False, margin=1.25, mi
         image_size: output side `S`, pixels.
         angle: in-plane rotation, radians.
         flip: bool tensor, vertical flip.
+        mirror_x: bool tensor, horizontal mirror (a left hand made right).
         margin: crop side over the keypoints' diameter.
         min_side: smallest crop side, original pixels.
 
@@ -72,7 +80,9 @@ def crop_transform(xyz, K, image_size, *, angle=0.0, flip=False, margin=1.25, mi
         tf.stack([0.0, s * K[1, 1], c]),
         tf.constant([0.0, 0.0, 1.0]),
     ])
-    mirror = tf.where(tf.cast(flip, tf.bool), tf.constant([1.0, -1.0, 1.0]), tf.constant([1.0, 1.0, 1.0]))
+    mirror = tf.stack([
+        tf.where(tf.cast(mirror_x, tf.bool), -1.0, 1.0), tf.where(tf.cast(flip, tf.bool), -1.0, 1.0), 1.0,
+    ])
     R = tf.linalg.diag(mirror) @ geometry.rotation_about_z(tf.cast(angle, tf.float32)) @ recentre
     H = K_crop @ R @ tf.linalg.inv(K)
     return R, K_crop, H, side
@@ -94,7 +104,7 @@ def _warp(image, H, side, image_size):
 
 
 def hand_example(features, seed, *, training, image_size, margin=1.25, max_rotation_degrees=45.0,
-                 flip_probability=0.5):
+                 flip_probability=0.5, side_as_input=False):
     """One example's (image, normalised pose, metadata); usable eagerly and in tf.data.
 
     Args:
@@ -103,6 +113,7 @@ def hand_example(features, seed, *, training, image_size, margin=1.25, max_rotat
         seed: `(2,)` int stateless seed (ignored when not training).
         training: apply the random rotation and flip.
         image_size: output side, pixels.
+        side_as_input: mirror left hands into right ones (module docstring, step 3).
 
     Returns:
         (image float32 (S, S, 3) in [0, 255], pose float32 (21, 3), metadata dict).
@@ -114,14 +125,17 @@ def hand_example(features, seed, *, training, image_size, margin=1.25, max_rotat
         flip = tf.random.stateless_uniform((), flip_seed) < flip_probability
     else:
         angle, flip = tf.constant(0.0), tf.constant(False)
-    R, K_crop, H, side = crop_transform(features["xyz"], features["K"], image_size, angle=angle, flip=flip, margin=margin)
+    # The side of the hand the crop shows: a vertical flip (a mirror) swaps it.
+    hand_side = tf.where(flip, 1 - features["hand_side"], features["hand_side"])
+    mirror_x = tf.logical_and(tf.constant(bool(side_as_input)), tf.equal(hand_side, LEFT))
+    R, K_crop, H, side = crop_transform(
+        features["xyz"], features["K"], image_size, angle=angle, flip=flip, mirror_x=mirror_x, margin=margin)
     image = _warp(common.decode(features["image"]), H, side, image_size)
     image = tf.ensure_shape(tf.clip_by_value(image, 0.0, 255.0), (image_size, image_size, 3))
     xyz = tf.matmul(features["xyz"], R, transpose_b=True)
     root = xyz[ROOT]
     scale = tf.norm(xyz[MIDDLE_MCP] - xyz[MIDDLE_PIP])
     pose = (xyz - root[None]) / scale
-    hand_side = tf.where(flip, 1 - features["hand_side"], features["hand_side"])
     metadata = {
         "scale": scale,
         "hand_side": hand_side,
@@ -133,6 +147,7 @@ def hand_example(features, seed, *, training, image_size, margin=1.25, max_rotat
         "root_mm": root,
         "xyz_mm": xyz,
         "flipped": flip,
+        "mirrored": mirror_x,  # side_as_input: a left hand shown mirrored (as a right one)
         "angle": angle,
     }
     return image, pose, metadata
@@ -140,7 +155,7 @@ def hand_example(features, seed, *, training, image_size, margin=1.25, max_rotat
 
 def make_dataset(split_ds, *, training, image_size, batch_size, seed=None, deterministic=False,
                  with_metadata=False, margin=1.25, max_rotation_degrees=45.0, flip_probability=0.5,
-                 shuffle_buffer=1024, drop_remainder=None):
+                 shuffle_buffer=1024, drop_remainder=None, side_as_input=False):
     """Batches of hand crops and palm-rooted, bone-normalised 3D poses.
 
     Args:
@@ -152,7 +167,7 @@ def make_dataset(split_ds, *, training, image_size, batch_size, seed=None, deter
         deterministic: keep element order fixed despite parallel maps.
         with_metadata: also yield the metadata dict of `hand_example`
             (`scale` (B,) mm, `hand_side`, `K`, `crop_K`, `rotation`, `uv`, ...).
-        margin, max_rotation_degrees, flip_probability: see module docstring.
+        margin, max_rotation_degrees, flip_probability, side_as_input: see module docstring.
         shuffle_buffer: training shuffle buffer.
         drop_remainder: drop the last partial batch (default: when training).
 
@@ -170,7 +185,8 @@ def make_dataset(split_ds, *, training, image_size, batch_size, seed=None, deter
     def transform(features, example_seed):
         image, pose, metadata = hand_example(
             features, example_seed, training=training, image_size=image_size, margin=margin,
-            max_rotation_degrees=max_rotation_degrees, flip_probability=flip_probability)
+            max_rotation_degrees=max_rotation_degrees, flip_probability=flip_probability,
+            side_as_input=side_as_input)
         return (image, pose, metadata) if with_metadata else (image, pose)
 
     ds = ds.map(transform, num_parallel_calls=common.AUTOTUNE, deterministic=deterministic)

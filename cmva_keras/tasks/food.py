@@ -270,7 +270,7 @@ class FoodTask(Task):
             images, data_config["image_size"], int(data_config["crop_size"])
         )
 
-    def serving_outputs(self, model):
+    def serving_outputs(self, model, data_config=None):
         """`serving_default`/`serving_bytes`: `ingredient_probs` and the 0/1 `ingredients` at the saved threshold."""
         import tensorflow as tf
 

@@ -115,6 +115,38 @@ def build_hand_model(
     )
 
 
+def side_as_input(data_config):
+    """Whether a run's hand model takes the hand side as an input (`data.hand_side_input`, the paper's protocol)."""
+    return bool(data_config.get("hand_side_input", False))
+
+
+def _left(hand_side):
+    import tensorflow as tf
+
+    from cmva_keras.pipelines.hand import LEFT
+
+    return tf.equal(tf.cast(tf.reshape(hand_side, [-1]), tf.int32), LEFT)
+
+
+def mirror_left_images(images, hand_side):
+    """Model inputs of a side-taking model: left-hand crops `(B, H, W, 3)` mirrored horizontally (TF).
+
+    `hand_side` is `(B,)`, 0 left, 1 right (the datasets' convention). The
+    pipeline does the same to left hands, so the model only sees right ones.
+    """
+    import tensorflow as tf
+
+    return tf.where(_left(hand_side)[:, None, None, None], tf.image.flip_left_right(images), images)
+
+
+def unmirror_left_poses(poses, hand_side):
+    """Poses `(B, 21, 3)` a side-taking model gave for `mirror_left_images`' inputs, back in the crops' frame."""
+    import tensorflow as tf
+
+    sign = tf.where(_left(hand_side), -1.0, 1.0)
+    return tf.concat([poses[..., :1] * tf.cast(sign, poses.dtype)[:, None, None], poses[..., 1:]], axis=-1)
+
+
 SPREAD_QUARTILES = ("1 (curled)", "2", "3", "4 (open)")
 
 
@@ -166,6 +198,7 @@ class HandTask(Task):
         dataset = hand_pipeline.make_dataset(
             examples, training=training, image_size=config.data.image_size, with_metadata=for_evaluation,
             batch_size=batch_size, seed=config.seed, deterministic=config.data.deterministic or not training,
+            side_as_input=side_as_input(config.data),
         )
         if for_evaluation:
             dataset = dataset.map(lambda image, pose, meta: (image, pose, {"scale": meta["scale"]}))
@@ -211,12 +244,18 @@ class HandTask(Task):
     def tta_views(self, images, config):
         """The crop and its vertical mirror; the mirror flips the pose's y axis, undone on the output.
 
-        The pipeline's flip is `F = diag(1, -1, 1)` about the crop centre.
+        The pipeline's flip is `F = diag(1, -1, 1)` about the crop centre. A
+        vertical mirror turns a right hand into a left one: with the side as
+        an input the model sees only right hands, so that view is mirrored
+        back horizontally too (`diag(-1, -1, 1)`, a half turn about the
+        centre), as the training pipeline does after its flip.
         """
         import tensorflow as tf
 
-        unflip = np.array([1.0, -1.0, 1.0], "float32")
-        return [(images, None), (tf.image.flip_up_down(images), unflip)]
+        flipped = tf.image.flip_up_down(images)
+        if side_as_input(config.data):
+            return [(images, None), (tf.image.flip_left_right(flipped), np.array([-1.0, -1.0, 1.0], "float32"))]
+        return [(images, None), (flipped, np.array([1.0, -1.0, 1.0], "float32"))]
 
     # ----------------------------------------------------------------- figures
     def latent_labels(self, y, vocabulary=None):
@@ -255,17 +294,39 @@ class HandTask(Task):
 
         return lambda images: preprocessing.hand_eval_images(images, data_config["image_size"])
 
-    def serving_outputs(self, model):
-        """`pose_3d` (palm-rooted, bone-normalised); the `_mm` signatures also take `scale_mm` and give mm."""
+    def serving_outputs(self, model, data_config=None):
+        """`pose_3d` (palm-rooted, bone-normalised); the `_mm` signatures also take `scale_mm` and give mm.
+
+        A model trained with the hand side as an input (`data.hand_side_input`)
+        takes `hand_side` (int32, 0 left, 1 right) in every signature: left
+        crops are mirrored before the model and their poses mirrored back.
+        """
         import tensorflow as tf
 
-        def pose(prediction):
-            return {"pose_3d": prediction}
+        scale_spec = tf.TensorSpec([None], tf.float32, name="scale_mm")
 
-        def pose_mm(prediction, scale_mm):
-            return {"pose_3d": prediction, "pose_3d_mm": prediction * scale_mm[:, tf.newaxis, tf.newaxis]}
+        def in_mm(prediction, scale_mm):
+            return prediction * scale_mm[:, tf.newaxis, tf.newaxis]
 
-        return [("", [], pose), ("mm", [tf.TensorSpec([None], tf.float32, name="scale_mm")], pose_mm)]
+        if not side_as_input(data_config or {}):
+            return [
+                ("", [], lambda prediction: {"pose_3d": prediction}),
+                ("mm", [scale_spec], lambda prediction, scale_mm: {
+                    "pose_3d": prediction, "pose_3d_mm": in_mm(prediction, scale_mm)}),
+            ]
+        side_spec = tf.TensorSpec([None], tf.int32, name="hand_side")
+
+        def pose(prediction, hand_side):
+            return {"pose_3d": unmirror_left_poses(prediction, hand_side)}
+
+        def pose_mm(prediction, hand_side, scale_mm):
+            pose_3d = unmirror_left_poses(prediction, hand_side)
+            return {"pose_3d": pose_3d, "pose_3d_mm": in_mm(pose_3d, scale_mm)}
+
+        def inputs(images, hand_side, *_):
+            return mirror_left_images(images, hand_side)
+
+        return [("", [side_spec], pose, inputs), ("mm", [side_spec, scale_spec], pose_mm, inputs)]
 
 
 HAND = HandTask()

@@ -194,6 +194,12 @@ class Task:
         """`images uint8 (B, H, W, 3) -> model inputs float32`: the test pipeline's transform, in TF."""
         raise NotImplementedError
 
-    def serving_outputs(self, model):
-        """`[(signature suffix, extra input specs, fn(predictions, *extra inputs) -> dict)]` for export."""
+    def serving_outputs(self, model, data_config=None):
+        """`[(signature suffix, extra input specs, fn(predictions, *extra inputs) -> dict[, inputs])]` for export.
+
+        The optional fourth item, `inputs(images, *extra inputs) -> images`,
+        changes the preprocessed images before the model (e.g. the hand
+        task's mirroring of left hands). `data_config` is the run's `data`
+        block. At most two extra inputs per signature.
+        """
         raise NotImplementedError

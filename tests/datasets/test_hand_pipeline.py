@@ -150,3 +150,80 @@ def test_feeds_keras_fit_on_this_backend():
     model.compile(optimizer="adam", loss="mse")
     history = model.fit(ds, epochs=1, verbose=0, shuffle=False)  # the pipeline shuffles
     assert np.isfinite(history.history["loss"][0])
+
+
+# ------------------------------------------------- the hand side as an input
+@pytest.mark.parametrize("name", ["rhd", "stb"])
+def test_side_as_input_mirrors_left_hands_only_and_keeps_the_geometry(name):
+    """Left crops become the horizontal mirror of the plain crop (pose x negated); right ones are unchanged."""
+    sides = set()
+    for features in _raw_examples(name)[:8]:
+        seed = tf.constant([3, 1], tf.int64)
+        image, pose, meta = hand_pipeline.hand_example(features, seed, training=False, image_size=SIZE)
+        image_s, pose_s, meta_s = hand_pipeline.hand_example(
+            features, seed, training=False, image_size=SIZE, side_as_input=True)
+        left = int(features["hand_side"]) == hand_pipeline.LEFT
+        sides.add(left)
+        assert bool(meta_s["mirrored"]) == left
+        expected_image = tf.image.flip_left_right(image).numpy() if left else image.numpy()
+        np.testing.assert_allclose(image_s.numpy(), expected_image, atol=1e-2)
+        np.testing.assert_allclose(pose_s.numpy(), pose.numpy() * ([-1.0, 1.0, 1.0] if left else 1.0), atol=1e-5)
+        projected = geometry.project(meta_s["xyz_mm"], meta_s["crop_K"]).numpy()
+        assert np.linalg.norm(projected - meta_s["uv"].numpy(), axis=1).max() < 0.5
+    if name == "stb":
+        assert sides == {True}  # STB films a left hand
+    else:
+        assert sides == {True, False}
+
+
+def test_side_as_input_training_shows_only_right_hands_after_the_flip():
+    """With random vertical flips (which swap the side), every crop the model sees is a right hand."""
+    mirrored = set()
+    for features in _raw_examples("rhd")[:8]:
+        for s in range(6):
+            _, _, meta = hand_pipeline.hand_example(
+                features, tf.constant([s, 11], tf.int64), training=True, image_size=SIZE, side_as_input=True)
+            shown = int(meta["hand_side"])  # the side the crop shows before the mirror
+            assert bool(meta["mirrored"]) == (shown == hand_pipeline.LEFT)
+            # The pose's handedness: a rigid transform of a right hand has det(R) = +1 only when not mirrored.
+            det = np.linalg.det(meta["rotation"].numpy())
+            original_left = int(features["hand_side"]) == hand_pipeline.LEFT
+            assert det == pytest.approx(-1.0 if original_left else 1.0, abs=1e-4)
+            mirrored.add(bool(meta["mirrored"]))
+    assert mirrored == {True, False}
+
+
+@pytest.mark.parametrize("side_as_input", [False, True])
+def test_tta_view_is_the_pipelines_flipped_crop_and_its_undo_recovers_the_pose(side_as_input):
+    """The task's second TTA view equals the training pipeline's vertically flipped crop (then, with the
+    side as an input, mirrored back into a right hand); its undo maps that crop's pose onto the plain one."""
+    import ml_collections
+
+    from cmva_keras import tasks
+
+    config = ml_collections.ConfigDict({"data": {"hand_side_input": side_as_input}})
+    for features in _raw_examples("rhd")[:6]:
+        plain, pose, _ = hand_pipeline.hand_example(
+            features, tf.constant([0, 0], tf.int64), training=False, image_size=SIZE, side_as_input=side_as_input)
+        flipped, flipped_pose, _ = hand_pipeline.hand_example(
+            features, tf.constant([0, 0], tf.int64), training=True, image_size=SIZE, max_rotation_degrees=0.0,
+            flip_probability=1.0, side_as_input=side_as_input)
+        (_, none), (view, undo) = tasks.get("hand").tta_views(plain[None], config)
+        assert none is None
+        np.testing.assert_allclose(view[0].numpy(), flipped.numpy(), atol=1e-2)
+        np.testing.assert_allclose(flipped_pose.numpy() * undo, pose.numpy(), atol=1e-5)
+
+
+def test_serving_mirrors_left_crops_and_their_poses_back():
+    from cmva_keras.tasks.hand import mirror_left_images, unmirror_left_poses
+
+    rng = np.random.default_rng(0)
+    images = tf.constant(rng.random((3, 4, 5, 3)), tf.float32)
+    side = tf.constant([0, 1, 0])
+    mirrored = mirror_left_images(images, side).numpy()
+    np.testing.assert_array_equal(mirrored[0], images.numpy()[0, :, ::-1])
+    np.testing.assert_array_equal(mirrored[1], images.numpy()[1])
+    poses = tf.constant(rng.normal(size=(3, 21, 3)), tf.float32)
+    back = unmirror_left_poses(poses, side).numpy()
+    np.testing.assert_array_equal(back[0], poses.numpy()[0] * [-1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(back[1], poses.numpy()[1])
