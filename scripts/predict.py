@@ -28,8 +28,11 @@ flags.DEFINE_string(
 )
 flags.DEFINE_string("task", None, "Optional check: the task the model must be for (food or hand).")
 flags.DEFINE_float("scale_mm", None, "Hands: the middle finger's MCP-PIP bone length in mm; adds the pose in mm.")
-flags.DEFINE_enum("hand_side", None, ["left", "right"], "Hands: the hand's side. Needed by a model trained with the side as an input "
-                  "(data.hand_side_input), which mirrors left crops; other models only record it.")
+flags.DEFINE_enum(
+    "hand_side", None, ["left", "right"],
+    "Hands: the hand's side. Needed by a model trained with the side as an input (data.hand_side_input), "
+    "which mirrors left crops; other models only record it.",
+)
 flags.DEFINE_string("output_dir", None, "Where hands write poses.png and poses.json (default ./predictions); "
                     "food writes predictions.json there when given.")
 flags.DEFINE_bool("json", False, "Print the JSON report instead of the table.")
