@@ -413,10 +413,12 @@ def check_reusable(run_dir, config):
             "retrained), or pass another --workdir."
         )
     expected, got = _flat(json.loads(to_json(config))), _flat(found)
+    defaults = _defaults(config)
     differences = [
         f"{key}: {got.get(key, '(missing)')!r} there, {expected.get(key, '(missing)')!r} now"
         for key in sorted(set(expected) | set(got))
         if key not in IGNORED_KEYS and not _other_methods_key(key, config) and expected.get(key) != got.get(key)
+        and not _added_since(key, got, expected, defaults)
     ]
     if differences:
         raise ValueError(
@@ -424,6 +426,22 @@ def check_reusable(run_dir, config):
             f"{'; ...' if len(differences) > 6 else ''}). Pass the same --variant, --dataset and --set as the "
             f"command that trained it, or delete {run_dir} to retrain it, or pass another --workdir."
         )
+
+
+def _defaults(config):
+    """The flattened default config of `config`'s task and variant (what a key added since would have held)."""
+    from cmva_keras.training.config import resolve_config, to_json
+
+    try:
+        return _flat(json.loads(to_json(resolve_config(config.task, config.get("variant", "default")))))
+    except (ValueError, FileNotFoundError):
+        return {}
+
+
+def _added_since(key, got, expected, defaults):
+    """True for a key the run's config.json lacks (the project added it after the run) whose value now is
+    its default: a run trained before the key existed behaved as the default does."""
+    return key not in got and key in defaults and expected.get(key) == defaults[key]
 
 
 def _other_methods_key(key, config):

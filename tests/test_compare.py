@@ -328,3 +328,17 @@ def test_calibrated_comparison_redoes_uncalibrated_evaluations_and_says_so(tmp_p
         assert json.load(f)["calibrate"] is True
     with pytest.raises(ValueError, match="only classification tasks"):
         comparison.compare("hand", seeds=1, variant="smoke", workdir=str(tmp_path / "hand"), calibrate=True)
+
+
+def test_a_run_from_before_a_key_existed_is_reused_when_the_key_keeps_its_default(tmp_path):
+    """Keys the project added after a run was trained (its config.json lacks them) count as their defaults."""
+    run_dir = tmp_path / "cmva" / "seed0"
+    run_dir.mkdir(parents=True)
+    config = comparison.run_config("food", "smoke", 0, "cmva", False)
+    saved = json.loads(to_json(config))
+    del saved["train"]["keep_best"]  # a key added since
+    (run_dir / run_files.CONFIG).write_text(json.dumps(saved))
+    comparison.check_reusable(str(run_dir), config)  # default now: reused
+    changed = comparison.run_config("food", "smoke", 0, "cmva", False, overrides=["train.keep_best=True"])
+    with pytest.raises(ValueError, match="train.keep_best"):
+        comparison.check_reusable(str(run_dir), changed)
