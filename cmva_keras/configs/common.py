@@ -39,6 +39,13 @@ def train_block(**overrides):
     train.validation_fraction = 0.0
     train.keep_best = False  # end each phase on its best validation epoch (needs validation data)
     train.tensorboard = True  # TensorBoard logs in WORKDIR/tensorboard
+    # "none": one device; "data_parallel": every local device (JAX: keras.distribution.DataParallel, also
+    # over several processes; TensorFlow: MirroredStrategy; not PyTorch). batch_size is then the global
+    # batch, split evenly between the devices; the learning rate is not rescaled (cmva_keras/training/distribute.py).
+    train.distribute = "none"
+    # Keras dtype policy: "float32", or mixed precision "mixed_bfloat16" / "mixed_float16" (loss scaling);
+    # the Gaussian heads, the mapper, the decoders' outputs and the terms stay float32 (cmva_keras/precision.py).
+    train.dtype_policy = "float32"
     for key, value in overrides.items():
         train[key] = value
     return train
@@ -96,7 +103,11 @@ def model_block(backbone, latent_dim):
     """The `model` keys both tasks share: backbone, its weights file, latent size, loss weights."""
     model = ml_collections.ConfigDict()
     model.backbone = backbone
-    model.backbone_weights = ""  # a weights file you supply; never downloaded
+    # A preset folder or weights file you supply (scripts/save_backbone_weights.py); never downloaded.
+    model.backbone_weights = ""
+    # Pixels as the backbone expects them: "unit" (x / 255) or "imagenet" (also ImageNet mean/std: the
+    # ImageNet weights of scripts/save_backbone_weights.py need it).
+    model.input_normalization = "unit"
     model.latent_dim = latent_dim
     model.loss_weights = cmva_loss_weights()
     model.squared_wasserstein = False

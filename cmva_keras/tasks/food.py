@@ -192,13 +192,15 @@ class FoodTask(Task):
         return build_food_image_features(
             image_size=input_shape[:2], backbone=config.model.backbone,
             backbone_weights=config.model.backbone_weights or None,
+            input_normalization=config.model.get("input_normalization", "unit"),
             extra_conv_filters=tuple(config.model.extra_conv_filters),
         )
 
     def build_cmva(self, config, input_shape, target_shape):
         return build_food_model(
             num_ingredients=target_shape[0], image_size=input_shape[:2], backbone=config.model.backbone,
-            backbone_weights=config.model.backbone_weights or None, latent_dim=config.model.latent_dim,
+            backbone_weights=config.model.backbone_weights or None,
+            input_normalization=config.model.get("input_normalization", "unit"), latent_dim=config.model.latent_dim,
             extra_conv_filters=tuple(config.model.extra_conv_filters),
             loss_weights=config.model.loss_weights.to_dict(),
             squared_wasserstein=config.model.squared_wasserstein, seed=config.seed,

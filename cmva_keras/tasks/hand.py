@@ -209,12 +209,14 @@ class HandTask(Task):
         return build_hand_image_features(
             image_size=input_shape[:2], backbone=config.model.backbone,
             backbone_weights=config.model.backbone_weights or None,
+            input_normalization=config.model.get("input_normalization", "unit"),
         )
 
     def build_cmva(self, config, input_shape, target_shape):
         return build_hand_model(
             image_size=input_shape[:2], backbone=config.model.backbone,
-            backbone_weights=config.model.backbone_weights or None, latent_dim=config.model.latent_dim,
+            backbone_weights=config.model.backbone_weights or None,
+            input_normalization=config.model.get("input_normalization", "unit"), latent_dim=config.model.latent_dim,
             hidden_units=tuple(config.model.hidden_units), loss_weights=config.model.loss_weights.to_dict(),
             squared_wasserstein=config.model.squared_wasserstein, seed=config.seed,
         )
