@@ -18,6 +18,7 @@ import shlex
 import sys
 
 from absl import app, flags, logging
+from quiet import quiet_tensorflow  # scripts/quiet.py
 
 flags.DEFINE_string("task", None, "Which task: food (Table 1) or hand (Table 3), or a registered task of yours.")
 flags.DEFINE_integer("seeds", 3, "Number of seeds per method (0..N-1); the table shows mean ± std over them.")
@@ -43,6 +44,7 @@ FLAGS = flags.FLAGS
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    quiet_tensorflow()  # first: hides TensorFlow's C++ start-up lines (--verbosity 0 shows them)
     from cmva_keras import comparison
     from cmva_keras.callbacks import NonFiniteLossError
 

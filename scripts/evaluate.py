@@ -12,6 +12,7 @@ import json
 import sys
 
 from absl import app, flags, logging
+from quiet import quiet_tensorflow  # scripts/quiet.py
 
 flags.DEFINE_string("workdir", None, "A finished training run's workdir.")
 flags.DEFINE_string("split", "test", "Split to evaluate (test, validation, train).")
@@ -32,6 +33,7 @@ FLAGS = flags.FLAGS
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    quiet_tensorflow()  # first: hides TensorFlow's C++ start-up lines (--verbosity 0 shows them)
     from cmva_keras import evaluation
 
     try:

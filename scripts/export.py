@@ -11,6 +11,7 @@ signatures and the README for serving.
 import sys
 
 from absl import app, flags, logging
+from quiet import quiet_tensorflow  # scripts/quiet.py
 
 flags.DEFINE_string("workdir", None, "A finished training run's workdir (holds model.keras and config.json).")
 flags.DEFINE_string("export_dir", None, "Base folder for the SavedModel; <model_name>/<version>/ is created in it.")
@@ -22,6 +23,7 @@ FLAGS = flags.FLAGS
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    quiet_tensorflow()  # first: hides TensorFlow's C++ start-up lines (--verbosity 0 shows them)
     from cmva_keras.export import ExportError, export_workdir
 
     try:

@@ -18,6 +18,7 @@ predicted, 1 when none was or the model or a flag cannot be used.
 import sys
 
 from absl import app, flags
+from quiet import quiet_tensorflow  # scripts/quiet.py
 
 flags.DEFINE_string("workdir", None, "A finished training run's workdir (holds model.keras and config.json).")
 flags.DEFINE_string("saved_model", None, "Instead of --workdir: an exported version folder (scripts/export.py).")
@@ -40,6 +41,7 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
+    quiet_tensorflow()  # first: hides TensorFlow's C++ start-up lines (--verbosity 0 shows them)
     from cmva_keras import prediction
 
     sys.exit(prediction.run(

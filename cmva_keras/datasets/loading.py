@@ -12,11 +12,14 @@ and a real copy of a dataset never overwrite each other; if a prepared copy
 came from another source than `manual_dir`, `prepare` refuses it.
 """
 
+import contextlib
 import logging
+import time
 
 import tensorflow_datasets as tfds
 from etils import epath
 
+from cmva_keras import progress
 from cmva_keras.datasets import devices
 from cmva_keras.datasets import manual_dir as manual_dir_lib
 
@@ -26,6 +29,11 @@ NAMES = ("yummly28k", "recipe1m", "rhd", "stb")
 _ENCODED = ("image", "images")
 _DROPPED = ("mask", "depth")
 _VALIDATION = {"val": "validation", "valid": "validation", "eval": "test", "evaluation": "test"}
+# Examples a synthetic set prepares into, from the sizes in its marker: the total of the progress bar.
+_SYNTHETIC_EXAMPLES = {
+    "yummly28k": lambda marker: marker["num_recipes"],
+    "rhd": lambda marker: marker["num_train"] + marker["num_eval"],
+}
 
 
 class SourceMismatchError(RuntimeError):
@@ -60,11 +68,71 @@ def prepare(name, manual_dir=None, data_dir=None):
     if data_dir is None:
         data_dir = default_data_dir(manual_dir)
     builder = tfds.builder(name, data_dir=data_dir)
-    if not builder.is_prepared():
+    if not _is_prepared(builder):
         logger.info("preparing %s from %s into %s", name, manual_dir, builder.data_dir)
-        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
+        start = time.time()
+        bar = progress.bar(total=_expected_examples(name, manual_dir), description=f"preparing {name}",
+                           unit="examples")
+        with bar, _tfds_quiet():
+            builder.progress = bar
+            try:
+                builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
+            finally:
+                builder.progress = None
+        counts = ", ".join(f"{split} {info.num_examples}" for split, info in builder.info.splits.items())
+        logger.info("prepared %s in %.1f s: %s examples", name, time.time() - start, counts)
     _check_source(builder, manual_dir)
     return builder
+
+
+def _is_prepared(builder):
+    # TFDS's is_prepared() warns "Variant folder ... has no dataset_info.json" whenever the folder does not
+    # exist yet, that is before every first preparation; a missing folder just means "not prepared". A folder
+    # that exists without its files still gets TFDS's warning, which then points at something to delete.
+    return builder.data_path.exists() and builder.is_prepared()
+
+
+def _expected_examples(name, manual_dir):
+    """How many examples preparing `manual_dir` gives, where known (the synthetic sets), else None."""
+    count = _SYNTHETIC_EXAMPLES.get(name)
+    if manual_dir is None or count is None:
+        return None
+    source = manual_dir_lib.source_of(manual_dir)
+    try:
+        return int(count(source)) if source["kind"] == "synthetic" else None
+    except (KeyError, TypeError, ValueError):  # a marker from another version of the generator
+        return None
+
+
+class _TFDSInfo(logging.Filter):
+    """Drops TFDS's own INFO records ("Generating dataset ...", "Done writing ..."); keeps its warnings."""
+
+    def filter(self, record):
+        return record.levelno >= logging.WARNING or "tensorflow_datasets" not in record.pathname
+
+
+@contextlib.contextmanager
+def _tfds_quiet():
+    """TFDS's own progress bars and INFO lines off while `prepare` shows its bar and its two lines.
+
+    TFDS's bars (splits, examples per split, shuffling) have no total, so no
+    ETA, and TFDS draws them whether or not stderr is a terminal, filling logs
+    with carriage returns and cursor-up codes. Its INFO lines say what
+    `prepare`'s lines say, and on a terminal they would break into the bar.
+    TFDS has no getter for the bar setting, so the previous one is read from
+    its module to be restored.
+    """
+    from tensorflow_datasets.core.utils import tqdm_utils
+
+    shown = getattr(tqdm_utils, "_active", True)
+    tfds.display_progress_bar(False)
+    tfds_logger, drop_info = logging.getLogger("absl"), _TFDSInfo()  # TFDS logs through absl.logging
+    tfds_logger.addFilter(drop_info)
+    try:
+        yield
+    finally:
+        tfds_logger.removeFilter(drop_info)
+        tfds.display_progress_bar(shown)
 
 
 def _check_source(builder, manual_dir):
@@ -97,10 +165,13 @@ def as_dataset(builder, split, shuffle_files=False, with_ids=False):
     split = _VALIDATION.get(split, split) if split not in builder.info.splits else split
     features = builder.info.features
     decoders = {k: tfds.decode.SkipDecoding() for k in _ENCODED if k in features}
-    read_config = None
     if with_ids:
         _quiet_tfds_id_deprecation()
-        read_config = tfds.ReadConfig(add_tfds_id=True)
+    # No auto-cache: TFDS caches a split under 250 MiB in memory, and tf.data throws that cache away (with a
+    # warning) whenever an iterator stops before the end: Keras peeking at the first batch to build the
+    # model, steps_per_epoch, --max_examples. The pipelines read the same records in the same order
+    # without it; a local TFRecord file reads fast next to decoding and augmenting its images.
+    read_config = tfds.ReadConfig(add_tfds_id=with_ids, try_autocache=False)
     ds = builder.as_dataset(split=split, decoders=decoders or None, shuffle_files=shuffle_files,
                             read_config=read_config)
     dropped = [k for k in _DROPPED if k in features]

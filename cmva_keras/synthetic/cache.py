@@ -4,6 +4,9 @@ The cache is `cache_dir`, else `$CMVA_CACHE_DIR`, else `~/.cache/cmva_keras`.
 A set is generated into a temporary folder and renamed into place when
 complete, so an interrupted run never leaves a half-written set that a
 later run would trust.
+
+Generating is announced at INFO (the scripts show INFO), with a progress
+bar on a terminal (`cmva_keras.progress`) and a summary line at the end.
 """
 
 import logging
@@ -63,9 +66,8 @@ def ensure_default(task, cache_dir=None, **overrides):
     if os.path.exists(os.path.join(path, SYNTHETIC_MARKER)):
         logger.info("using the synthetic %s set in %s", name, path)
         return path
-    message = (f"cmva_keras: generating the synthetic {name} set ({task} task, "
-               f"{', '.join(f'{k}={v}' for k, v in sorted(arguments.items()))}) into {path} (first use)")
-    logger.warning(message)  # WARNING so it shows without any logging set-up
+    logger.info("generating the synthetic %s set (%s task, %s) into %s (first use)", name, task,
+                ", ".join(f"{k}={v}" for k, v in sorted(arguments.items())), path)
     start = time.time()
     partial = f"{path}.partial-{os.getpid()}"
     shutil.rmtree(partial, ignore_errors=True)
@@ -81,5 +83,5 @@ def ensure_default(task, cache_dir=None, **overrides):
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    logger.warning("cmva_keras: generated the synthetic %s set in %.1f s", name, time.time() - start)
+    logger.info("generated the synthetic %s set in %.1f s", name, time.time() - start)
     return path

@@ -20,6 +20,7 @@ import os
 
 import numpy as np
 
+from cmva_keras import progress
 from cmva_keras.synthetic import food_catalogue as cat
 from cmva_keras.synthetic import food_render, marker
 
@@ -145,7 +146,9 @@ def generate_yummly(out_dir, num_recipes=3000, seed=0, workers=None):
     root = os.fspath(out_dir)
     os.makedirs(os.path.join(root, "images27638"), exist_ok=True)
     os.makedirs(os.path.join(root, "metadata27638"), exist_ok=True)
-    _map(lambda i: _write_yummly_recipe(root, i, seed), range(1, num_recipes + 1), workers)
+    written = _imap(lambda i: _write_yummly_recipe(root, i, seed), range(1, num_recipes + 1), workers)
+    for _ in progress.bar(written, total=num_recipes, description="generating yummly28k", unit="recipes"):
+        pass
     marker.write(root, "yummly28k", num_recipes=int(num_recipes), seed=int(seed))
     return root
 
@@ -157,12 +160,14 @@ def yummly_recipe(index, seed=0):
     return cuisine, names, recipe_lines(names, rng)
 
 
-def _map(fn, items, workers):
+def _imap(fn, items, workers):
+    """`fn` over `items` on `workers` threads (default 1), yielding the results in order as they come."""
     workers = workers or 1
     if workers <= 1:
-        return [fn(i) for i in items]
+        yield from map(fn, items)
+        return
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(fn, items))
+        yield from pool.map(fn, items)
 
 
 # --------------------------------------------------------------------------- Recipe1M

@@ -29,7 +29,7 @@ import os
 import numpy as np
 from PIL import Image
 
-from cmva_keras import keypoints
+from cmva_keras import keypoints, progress
 from cmva_keras.datasets import hand_annotations
 from cmva_keras.synthetic import hand_model, hand_render, marker, py2_pickle
 
@@ -115,13 +115,17 @@ def generate_rhd(out_dir, num_train=6000, num_eval=500, seed=0, workers=2):
         `out_dir` as a string.
     """
     root = os.fspath(out_dir)
-    for split, count in (("training", num_train), ("evaluation", num_eval)):
-        for sub in ("color", "mask", "depth"):
-            os.makedirs(os.path.join(root, split, sub), exist_ok=True)
-        with concurrent.futures.ThreadPoolExecutor(max(1, workers)) as pool:
-            annotations = dict(pool.map(lambda i, split=split: _rhd_sample(root, split, i, seed), range(count)))
-        with open(os.path.join(root, split, f"anno_{split}.pickle"), "wb") as f:
-            f.write(py2_pickle.dumps(annotations))
+    with progress.bar(total=num_train + num_eval, description="generating rhd", unit="samples") as bar:
+        for split, count in (("training", num_train), ("evaluation", num_eval)):
+            for sub in ("color", "mask", "depth"):
+                os.makedirs(os.path.join(root, split, sub), exist_ok=True)
+            annotations = {}
+            with concurrent.futures.ThreadPoolExecutor(max(1, workers)) as pool:
+                for index, annotation in pool.map(lambda i, split=split: _rhd_sample(root, split, i, seed), range(count)):
+                    annotations[index] = annotation
+                    bar.update()
+            with open(os.path.join(root, split, f"anno_{split}.pickle"), "wb") as f:
+                f.write(py2_pickle.dumps(annotations))
     marker.write(root, "rhd", num_train=int(num_train), num_eval=int(num_eval), seed=int(seed))
     return root
 

@@ -98,13 +98,13 @@ def test_left_and_right_hands_are_mirror_images():
 
 
 def test_ensure_default_generates_once_then_reuses(tmp_path, caplog):
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.INFO):
         path = synthetic.ensure_default("food", cache_dir=str(tmp_path), num_recipes=6)
     assert any("first use" in r.getMessage() for r in caplog.records)
     assert os.path.exists(os.path.join(path, "images27638", "img00006.jpg"))
     stamp = os.path.getmtime(os.path.join(path, "metadata27638", "meta00001.json"))
     caplog.clear()
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.INFO):
         again = synthetic.ensure_default("food", cache_dir=str(tmp_path), num_recipes=6)
     assert again == path and not any("first use" in r.getMessage() for r in caplog.records)
     assert os.path.getmtime(os.path.join(path, "metadata27638", "meta00001.json")) == stamp
