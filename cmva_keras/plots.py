@@ -207,6 +207,20 @@ def _draw_skeleton(axis, pose, colors=None, style="-", alpha=1.0):
     axis.scatter(*pose.T, s=4, color="black" if colors is None else colors, alpha=alpha)
 
 
+def frame_pose_axis(axis, points, *, elev, azim):
+    """Frames a 3D axis on `points` (N, 3): an equal-sided cube around them, the view, no tick labels."""
+    points = np.asarray(points, dtype=np.float64)
+    centre = (points.max(axis=0) + points.min(axis=0)) / 2.0
+    half = max(float(np.max(points.max(axis=0) - points.min(axis=0))) / 2.0, 1e-6)
+    for setter, c in zip((axis.set_xlim, axis.set_ylim, axis.set_zlim), centre):
+        setter(c - half, c + half)
+    axis.set_box_aspect((1.0, 1.0, 1.0), zoom=1.15)
+    axis.view_init(elev=elev, azim=azim)
+    axis.set_xticklabels([])
+    axis.set_yticklabels([])
+    axis.set_zticklabels([])
+
+
 def _as_image(image):
     image = np.asarray(image)
     if image.dtype == np.uint8:
@@ -274,10 +288,7 @@ def plot_pose_grid(
     figure.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1.0 - 0.3 / (rows * cell_size),
                            wspace=0.02, hspace=0.02)
     for row in range(rows):
-        poses = [gt[row]] + [value[row] for value in preds.values()]
-        stacked = np.concatenate(poses)
-        centre = (stacked.max(axis=0) + stacked.min(axis=0)) / 2.0
-        half = max(float(np.max(stacked.max(axis=0) - stacked.min(axis=0))) / 2.0, 1e-6)
+        stacked = np.concatenate([gt[row]] + [value[row] for value in preds.values()])
         column = 0
         if images is not None:
             axis = figure.add_subplot(rows, columns, row * columns + 1)
@@ -291,13 +302,7 @@ def plot_pose_grid(
             if name != "ground truth" and show_gt_in_predictions:
                 _draw_skeleton(axis, gt[row], colors="0.6", style="--", alpha=0.6)
             _draw_skeleton(axis, pose)
-            for setter, c in zip((axis.set_xlim, axis.set_ylim, axis.set_zlim), centre):
-                setter(c - half, c + half)
-            axis.set_box_aspect((1.0, 1.0, 1.0), zoom=1.15)
-            axis.view_init(elev=elev, azim=azim)
-            axis.set_xticklabels([])
-            axis.set_yticklabels([])
-            axis.set_zticklabels([])
+            frame_pose_axis(axis, stacked, elev=elev, azim=azim)
             if row == 0:
                 axis.set_title(name, fontsize="small")
             column += 1

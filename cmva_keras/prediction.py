@@ -520,15 +520,7 @@ def plot_poses(images, poses, titles, path, cell_size=2.5, dpi=100, elev=-80.0, 
         axis.set_title(title, fontsize="small")
         axis = figure.add_subplot(2 * rows, columns, (2 * row + 1) * columns + column + 1, projection="3d")
         plots._draw_skeleton(axis, pose)
-        centre = (pose.max(axis=0) + pose.min(axis=0)) / 2.0
-        half = max(float(np.max(pose.max(axis=0) - pose.min(axis=0))) / 2.0, 1e-6)
-        for setter, c in zip((axis.set_xlim, axis.set_ylim, axis.set_zlim), centre):
-            setter(c - half, c + half)
-        axis.set_box_aspect((1.0, 1.0, 1.0), zoom=1.15)
-        axis.view_init(elev=elev, azim=azim)
-        axis.set_xticklabels([])
-        axis.set_yticklabels([])
-        axis.set_zticklabels([])
+        plots.frame_pose_axis(axis, pose, elev=elev, azim=azim)
     return plots._save(figure, path)
 
 
