@@ -5,9 +5,15 @@ under TensorFlow, JAX and PyTorch. Every formula is written in its docstring;
 `tests/test_losses.py` checks each one against a NumPy reference. The numbers
 (1), (2), (3), (5) refer to the paper's equations; the project's method notes
 state how the project reads them.
+
+Every function computes in at least float32: float16 and bfloat16 inputs (a
+mixed-precision model's outputs) are upcast first (`precision.at_least_float32`),
+so the terms are float32 under any dtype policy.
 """
 
 from keras import ops
+
+from cmva_keras.precision import at_least_float32
 
 
 def kl_to_standard_normal(mean, log_var):
@@ -23,12 +29,14 @@ def kl_to_standard_normal(mean, log_var):
     Returns:
         Scalar, nats per sample.
     """
+    mean, log_var = at_least_float32(mean), at_least_float32(log_var)
     per_dim = ops.exp(log_var) + ops.square(mean) - log_var - 1.0
     return ops.mean(0.5 * ops.sum(per_dim, axis=-1))
 
 
 def _binary_crossentropy_per_label(labels, logits):
     """`max(l, 0) - l * y + log(1 + exp(-|l|))` per label, `(batch, K)`: BCE without clipping a probability."""
+    logits = at_least_float32(logits)
     labels = ops.cast(labels, logits.dtype)
     return ops.relu(logits) - logits * labels + ops.log1p(ops.exp(-ops.abs(logits)))
 
@@ -60,6 +68,7 @@ def mean_squared_error(targets, predictions):
     Returns:
         Scalar.
     """
+    predictions = at_least_float32(predictions)
     targets = ops.cast(targets, predictions.dtype)
     return ops.mean(ops.square(targets - predictions))
 
@@ -83,6 +92,7 @@ def wasserstein2_diagonal(mean_a, log_var_a, mean_b, log_var_b, *, squared=False
     Returns:
         Scalar.
     """
+    mean_a, log_var_a, mean_b, log_var_b = (at_least_float32(t) for t in (mean_a, log_var_a, mean_b, log_var_b))
     sigma_a = ops.exp(0.5 * log_var_a)
     sigma_b = ops.exp(0.5 * log_var_b)
     squared_distance = ops.sum(ops.square(mean_a - mean_b), axis=-1) + ops.sum(
@@ -108,6 +118,7 @@ def l1_sum(targets, predictions):
     Returns:
         Scalar.
     """
+    predictions = at_least_float32(predictions)
     targets = ops.cast(targets, predictions.dtype)
     difference = ops.reshape(ops.abs(targets - predictions), (ops.shape(predictions)[0], -1))
     return ops.mean(ops.sum(difference, axis=-1))
@@ -142,5 +153,6 @@ def squared_error_sum(targets, predictions):
     Returns:
         Scalar.
     """
+    predictions = at_least_float32(predictions)
     targets = ops.cast(targets, predictions.dtype)
     return ops.mean(ops.sum(ops.square(targets - predictions), axis=-1))

@@ -41,7 +41,12 @@ class TrainStepMixin(keras_private.FirstBatchHook):
             values = list(trainable_variables)
             for i, value in zip(trained, trained_values):
                 values[i] = value
-            return self._stateless_objective(values, non_trainable, x, y, True)
+            loss, aux = self._stateless_objective(values, non_trainable, x, y, True)
+            # The loss times the loss scale (mixed_float16's LossScaleOptimizer, whose scale is an
+            # optimizer variable; else 1); the optimizer divides the gradients by it again.
+            with keras.StatelessScope(state_mapping=list(zip(self.optimizer.variables, optimizer_variables))):
+                loss = self.optimizer.scale_loss(loss)
+            return loss, aux
 
         # Forward pass, the seven terms, and gradients for the trained variables only.
         grad_fn = jax.value_and_grad(objective, has_aux=True)

@@ -10,7 +10,9 @@ class TrainStepMixin:
         self.zero_grad()
         # Forward pass and the seven terms.
         terms, y_pred = self.compute_objective(x, y, training=True)
-        terms["loss"].backward()
+        # Gradients of the loss times the loss scale (mixed_float16's LossScaleOptimizer; else 1),
+        # which the optimizer divides out again.
+        self.optimizer.scale_loss(terms["loss"]).backward()
         # Only the current phase's parts are updated.
         variables = self.phase_trainable_variables
         gradients = [v.value.grad for v in variables]

@@ -2,6 +2,8 @@
 
 import keras
 
+from cmva_keras.precision import full_precision
+
 
 @keras.saving.register_keras_serializable(package="cmva_keras")
 class ConvImageDecoder(keras.layers.Layer):
@@ -20,7 +22,8 @@ class ConvImageDecoder(keras.layers.Layer):
     Every convolution uses "same" padding, so each stride-2 transposed
     convolution doubles the size exactly; H and W must therefore be divisible
     by 8. The sigmoid output is compared with the input image scaled to
-    [0, 1] (`CMVAE` divides the pixels by 255).
+    [0, 1] (`CMVAE` divides the pixels by 255). Under a mixed dtype policy
+    layer 7 computes in float32 (its image enters the reconstruction term).
 
     Args:
         image_shape: `(H, W)` or `(H, W, C)` of the images to decode (C = 3 if left out).
@@ -51,22 +54,23 @@ class ConvImageDecoder(keras.layers.Layer):
         self.upsample_kernel_size = int(upsample_kernel_size)
         self.activation = activation
         self._start = (height // 8, width // 8, filters[0])
+        policy = self.dtype_policy
         self.dense = keras.layers.Dense(
-            height // 8 * width // 8 * filters[0], activation=activation, name="dense"
+            height // 8 * width // 8 * filters[0], activation=activation, name="dense", dtype=policy
         )
-        self.reshape = keras.layers.Reshape(self._start, name="reshape")
+        self.reshape = keras.layers.Reshape(self._start, name="reshape", dtype=policy)
         self.conv_layers = []
         for i, count in enumerate(filters):
             self.conv_layers.append(keras.layers.Conv2DTranspose(
                 count, self.upsample_kernel_size, strides=2, padding="same", activation=activation,
-                name=f"upsample_{i}",
+                name=f"upsample_{i}", dtype=policy,
             ))
             if i < 2:
                 self.conv_layers.append(keras.layers.Conv2D(
-                    filters[i + 1], 3, padding="same", activation=activation, name=f"conv_{i}",
+                    filters[i + 1], 3, padding="same", activation=activation, name=f"conv_{i}", dtype=policy,
                 ))
         self.conv_layers.append(keras.layers.Conv2D(image_shape[-1], 3, padding="same", activation="sigmoid",
-                                                    name="output"))
+                                                    name="output", dtype=full_precision(policy)))
 
     def build(self, input_shape):
         batch = tuple(input_shape)[0]

@@ -30,13 +30,15 @@ class GaussianEncoder(keras.layers.Layer):
         self.backbone = backbone
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.activation = activation
-        self.flatten = keras.layers.Flatten(name="flatten")
+        # The sublayers take this layer's dtype policy (the head keeps float32 under a mixed one).
+        self.flatten = keras.layers.Flatten(name="flatten", dtype=self.dtype_policy)
         self.hidden = [
-            keras.layers.Dense(units, activation=activation, name=f"hidden_{i}")
+            keras.layers.Dense(units, activation=activation, name=f"hidden_{i}", dtype=self.dtype_policy)
             for i, units in enumerate(self.hidden_units)
         ]
         self.initial_log_var = float(initial_log_var)
-        self.head = GaussianHead(self.latent_dim, initial_log_var=self.initial_log_var, name="gaussian_head")
+        self.head = GaussianHead(self.latent_dim, initial_log_var=self.initial_log_var, name="gaussian_head",
+                                 dtype=self.dtype_policy)
 
     def build(self, input_shape):
         shape = tuple(input_shape)

@@ -2,6 +2,8 @@
 
 import keras
 
+from cmva_keras.precision import full_precision
+
 
 @keras.saving.register_keras_serializable(package="cmva_keras")
 class GaussianHead(keras.layers.Layer):
@@ -18,15 +20,21 @@ class GaussianHead(keras.layers.Layer):
             is the usual start; a negative value (e.g. -4, sigma = 0.14) lets
             a decoder see the mean through little noise early in training,
             which helps when the encoder's features start uninformative.
+
+    Under a mixed dtype policy the head computes in float32 (its variable
+    dtype): the means and log-variances enter the KL and 2-Wasserstein terms
+    (`cmva_keras.precision`).
     """
 
     def __init__(self, latent_dim, initial_log_var=0.0, **kwargs):
+        kwargs["dtype"] = full_precision(kwargs.get("dtype"))
         super().__init__(**kwargs)
         self.latent_dim = int(latent_dim)
         self.initial_log_var = float(initial_log_var)
-        self.mean_layer = keras.layers.Dense(self.latent_dim, name="mean")
+        self.mean_layer = keras.layers.Dense(self.latent_dim, name="mean", dtype=self.dtype_policy)
         self.log_var_layer = keras.layers.Dense(
-            self.latent_dim, bias_initializer=keras.initializers.Constant(self.initial_log_var), name="log_var"
+            self.latent_dim, bias_initializer=keras.initializers.Constant(self.initial_log_var), name="log_var",
+            dtype=self.dtype_policy,
         )
 
     def build(self, input_shape):

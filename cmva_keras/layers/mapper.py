@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from cmva_keras.layers.gaussian_head import GaussianHead
+from cmva_keras.precision import full_precision
 
 
 @keras.saving.register_keras_serializable(package="cmva_keras")
@@ -16,6 +17,10 @@ class Mapper(keras.layers.Layer):
     sample `z_m` the target decoder D2 decodes. Both are single dense layers by
     default (the paper's choice for both tasks); `hidden_units` adds layers.
 
+    Under a mixed dtype policy the whole mapper computes in float32 (its
+    variable dtype): it is small, and its inputs and outputs are Gaussians'
+    parameters that enter `kl_m` and `w2` (`cmva_keras.precision`).
+
     Args:
         latent_dim: size of the target latent space (E2's `d`).
         intermediate_dim: size of the intermediate Gaussian; defaults to `latent_dim`.
@@ -24,6 +29,7 @@ class Mapper(keras.layers.Layer):
     """
 
     def __init__(self, latent_dim, intermediate_dim=None, hidden_units=(), activation="relu", **kwargs):
+        kwargs["dtype"] = full_precision(kwargs.get("dtype"))
         super().__init__(**kwargs)
         self.latent_dim = int(latent_dim)
         self.intermediate_dim = int(intermediate_dim or latent_dim)
@@ -34,10 +40,10 @@ class Mapper(keras.layers.Layer):
 
     def _branch(self, latent_dim, name):
         layers = [
-            keras.layers.Dense(u, activation=self.activation, name=f"{name}_hidden_{i}")
+            keras.layers.Dense(u, activation=self.activation, name=f"{name}_hidden_{i}", dtype=self.dtype_policy)
             for i, u in enumerate(self.hidden_units)
         ]
-        return layers + [GaussianHead(latent_dim, name=f"{name}_head")]
+        return layers + [GaussianHead(latent_dim, name=f"{name}_head", dtype=self.dtype_policy)]
 
     @staticmethod
     def _build_branch(branch, shape):

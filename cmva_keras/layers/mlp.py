@@ -2,6 +2,8 @@
 
 import keras
 
+from cmva_keras.precision import full_precision
+
 
 @keras.saving.register_keras_serializable(package="cmva_keras")
 class MLP(keras.layers.Layer):
@@ -10,6 +12,11 @@ class MLP(keras.layers.Layer):
     With `hidden_units=()` this is the paper's "single fully connected layer"
     (food task: D1, D2); the hand task's 6-layer, 512-unit decoders are
     `MLP(hidden_units=(512,) * 5, output_dim=63)`.
+
+    Under a mixed dtype policy the output layer computes in float32 (a
+    decoder's logits or values enter the reconstruction terms; Keras' mixed
+    precision guide's advice for a model's last layer), the hidden layers in
+    the policy's compute dtype.
 
     Args:
         output_dim: size of the linear output layer.
@@ -23,10 +30,11 @@ class MLP(keras.layers.Layer):
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.activation = activation
         self.hidden_layers = [
-            keras.layers.Dense(units, activation=activation, name=f"hidden_{i}")
+            keras.layers.Dense(units, activation=activation, name=f"hidden_{i}", dtype=self.dtype_policy)
             for i, units in enumerate(self.hidden_units)
         ]
-        self.output_layer = keras.layers.Dense(self.output_dim, name="output")
+        self.output_layer = keras.layers.Dense(self.output_dim, name="output",
+                                               dtype=full_precision(self.dtype_policy))
 
     def build(self, input_shape):
         shape = tuple(input_shape)

@@ -12,6 +12,7 @@ import math
 import keras
 
 from cmva_keras.layers import MLP, ConvImageDecoder, GaussianEncoder
+from cmva_keras.precision import full_precision
 
 
 def build_cmvae(task, config, input_shape, target_shape, *, target_hidden_units=()):
@@ -44,12 +45,13 @@ def build_cadavae(task, config, input_shape, target_shape, *, target_hidden_unit
     feature_dim = int(features.output_shape[-1])
     return CADAVAE(
         feature_extractor=features,
-        feature_head=keras.layers.Dense(target_dim, name="feature_head"),
+        # The linear heads' logits or values enter the objective: float32 under a mixed policy.
+        feature_head=keras.layers.Dense(target_dim, name="feature_head", dtype=full_precision()),
         image_encoder=GaussianEncoder(latent, hidden_units=hidden, name="image_encoder"),
         image_decoder=MLP(feature_dim, hidden_units=hidden, name="image_decoder"),
         target_encoder=GaussianEncoder(latent, hidden_units=hidden, name="target_encoder"),
         target_decoder=MLP(target_dim, hidden_units=hidden, name="target_decoder"),
-        latent_head=keras.layers.Dense(target_dim, name="latent_head"),
+        latent_head=keras.layers.Dense(target_dim, name="latent_head", dtype=full_precision()),
         target_shape=target_shape,
         task=task.problem,
         seed=config.seed,
