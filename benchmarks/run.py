@@ -4,6 +4,11 @@ From the repository root:
 
   .venv/bin/python benchmarks/run.py --backend all --threads 1   # the table of docs/benchmarks.md (5-7 min, 2 CPUs)
   .venv/bin/python benchmarks/run.py --backend torch --quick     # seconds-long smoke run
+  .venv/bin/python benchmarks/run.py --scaling --backend jax --devices 1,2   # data-parallel steps/s
+
+`--scaling` times each task's default model on 1, 2, ... devices instead
+(`cmva_benchmark/scaling.py`): the first N GPUs where there are some, else N
+virtual CPU devices; it writes <out>/scaling.{md,json}.
 
 Each backend runs in its own process (KERAS_BACKEND is fixed per process).
 Before timing, each hand-written loop's first-step loss is checked against
@@ -38,11 +43,40 @@ def parse_args(argv):
     parser.add_argument("--rows", default=None, help="Comma-separated rows to time, e.g. keras,hand (default: all).")
     parser.add_argument("--no-torch-compile", action="store_true", help="Skip Keras torch with jit_compile=True.")
     parser.add_argument("--timeout", type=float, default=None, help="Seconds allowed per backend process.")
+    parser.add_argument("--scaling", action="store_true",
+                        help="Data-parallel scaling of the tasks' default models (jax or tensorflow).")
+    parser.add_argument("--devices", default="1,2", help="--scaling: device counts, e.g. 1,2,4,8.")
+    parser.add_argument("--tasks", default="food,hand", help="--scaling: tasks whose default model is timed.")
     return parser.parse_args(argv)
+
+
+def scaling(args):
+    """`--scaling`: steps/s per task and device count, with the scaling efficiency; writes scaling.{md,json}."""
+    import json
+
+    from cmva_benchmark.scaling import markdown_table, run_scaling
+
+    backend = "jax" if args.backend == "all" else args.backend
+    try:
+        results = run_scaling(backend, args.tasks.split(","), [int(d) for d in args.devices.split(",")],
+                              steps=args.steps or 10, rounds=args.rounds or 3, timeout=args.timeout)
+    except ValueError as error:
+        raise SystemExit(f"run.py: {error}") from None
+    command = " ".join(["python benchmarks/run.py"] + sys.argv[1:])
+    text = markdown_table(results, command)
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "scaling.md"), "w") as f:
+        f.write(text)
+    with open(os.path.join(args.out, "scaling.json"), "w") as f:
+        json.dump(results, f, indent=1)
+    print(text)
+    return results
 
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.scaling:
+        return scaling(args)
     overrides = {}
     if args.rounds is not None:
         overrides["rounds"] = args.rounds

@@ -45,5 +45,6 @@ class LossWeightRamp(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs[f"weight_{self.term}"] = float(
-                keras.ops.convert_to_numpy(self.model.loss_weight_variables[self.term].value)
+                # The variable, not `.value` (a MirroredVariable under tf.distribute, which NumPy refuses).
+                keras.ops.convert_to_numpy(self.model.loss_weight_variables[self.term])
             )

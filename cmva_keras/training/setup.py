@@ -63,8 +63,13 @@ def open_dataset(config):
     return builder
 
 
-def build_datasets(config):
-    """The run's `TaskData`: the prepared training split through the task's augmenting pipeline."""
+def build_datasets(config, num_replicas=1):
+    """The run's `TaskData`: the prepared training split through the task's augmenting pipeline.
+
+    `num_replicas`: the devices each batch is split over (data-parallel
+    training); the validation examples are then cut to a multiple of it, so
+    that every validation batch, the last one included, splits evenly.
+    """
     task = task_of(config)
     source = task.open_source(config)
     vocabulary = task.vocabulary(source) or []
@@ -78,10 +83,11 @@ def build_datasets(config):
         train = train.repeat()
     validation = validation_eval = None
     if splits.has_validation(source, config):
-        validation_eval = _evaluation_pipeline(task, source, config, splits.VALIDATION, vocabulary)
+        validation_eval = _evaluation_pipeline(task, source, config, splits.VALIDATION, vocabulary,
+                                               num_replicas=num_replicas)
         if splits.holds_out(source, config):
-            validation_eval = _with_known_length(validation_eval, splits.held_out_count(task, source, config),
-                                                 config)
+            count = splits.held_out_count(task, source, config)
+            validation_eval = _with_known_length(validation_eval, count - count % num_replicas, config)
         validation = validation_eval.map(lambda x, y, *_: (x, y))
         logging.info("Validating on %s.", "the dataset's validation split" if splits.has_own_validation(source)
                      else f"{splits.validation_fraction(config):.0%} of the training split, held out")
@@ -116,10 +122,30 @@ def _with_known_length(dataset, num_examples, config):
     return dataset.apply(tf.data.experimental.assert_cardinality(batches))
 
 
-def _evaluation_pipeline(task, source, config, split, vocabulary, tta=False):
+def _divisible(examples, num_replicas, split):
+    """`examples` without its last `count % num_replicas`, so that batches of a multiple of `num_replicas` split evenly.
+
+    JAX's data-parallel step cannot shard a batch whose size the devices do
+    not divide (and TensorFlow would average unequal shares), so up to
+    `num_replicas - 1` examples of the split are left out, with a warning.
+    """
+    count = int(examples.cardinality())
+    if count < 0:  # unknown (a filtered split): count it once
+        count = int(examples.reduce(0, lambda n, _: n + 1))
+    kept = count - count % num_replicas
+    if kept < count:
+        logging.warning("Data-parallel over %d devices: %d of the %d %s examples are used (a multiple of %d).",
+                        num_replicas, kept, count, split, num_replicas)
+    return examples.take(kept)
+
+
+def _evaluation_pipeline(task, source, config, split, vocabulary, tta=False, num_replicas=1):
     """One split of the run through the task's test-time pipeline: `(x, y, extras)` batches in a fixed order."""
+    examples = splits.examples(task, source, config, split)
+    if num_replicas > 1:
+        examples = _divisible(examples, num_replicas, split)
     return task.pipeline(
-        config, splits.examples(task, source, config, split), training=False, batch_size=config.train.batch_size,
+        config, examples, training=False, batch_size=config.train.batch_size,
         for_evaluation=True, tta=tta, num_classes=len(vocabulary) or None,
     )
 

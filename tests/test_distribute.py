@@ -1,0 +1,193 @@
+"""Data-parallel training (`train.distribute`, cmva_keras/training/distribute.py): parity, runs, bad input.
+
+Devices are set up before a backend starts, so every check that needs
+several devices or processes runs in subprocesses (tests/distribute_worker.py).
+Each of those runs once, in the suite of the backend it is about (JAX's
+under KERAS_BACKEND=jax, TensorFlow's under tensorflow), and is skipped, with
+the reason, in the other suites; the bad-input checks run everywhere.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from cmva_keras.training import distribute
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+BACKEND = keras.backend.backend()
+# Terms and weights after one step: largest difference over the largest magnitude.
+RTOL = 1e-5
+TERMS = ("loss", "rec_1", "kl_1", "rec_2", "kl_2", "rec_m", "kl_m", "w2")
+
+only_jax = pytest.mark.skipif(BACKEND != "jax", reason="a JAX data-parallel check: runs once, in the jax suite")
+only_tensorflow = pytest.mark.skipif(
+    BACKEND != "tensorflow", reason="a MirroredStrategy check: runs once, in the tensorflow suite"
+)
+
+
+def worker(backend, *args, devices=1, env=None):
+    """Starts tests/distribute_worker.py under `backend` with `devices` CPU devices (JAX: virtual ones)."""
+    env = {**os.environ, "KERAS_BACKEND": backend, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2",
+           **(env or {})}
+    env.pop("XLA_FLAGS", None)
+    if devices > 1:
+        env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+    return subprocess.Popen([sys.executable, os.path.join(HERE, "distribute_worker.py"), *args], env=env, cwd=HERE,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def finish(process, timeout=600):
+    output, _ = process.communicate(timeout=timeout)
+    assert process.returncode == 0, output[-4000:]
+    return output
+
+
+def relative_difference(a, b):
+    a, b = np.asarray(a, "float64"), np.asarray(b, "float64")
+    scale = max(np.max(np.abs(a)), np.max(np.abs(b)))
+    return float(np.max(np.abs(a - b)) / scale) if scale > 0 else 0.0
+
+
+def check_step_parity(out):
+    """One data-parallel step per phase equals the one-device step: terms and every variable, within RTOL."""
+    found = np.load(out)
+    assert int(found["replicas"]) == 2
+    for phase in (1, 2, 3):
+        # The data-parallel model really lives on both devices, the other on one.
+        assert set(found[f"parallel/{phase}/devices"]) == {2} and set(found[f"single/{phase}/devices"]) == {1}
+        single, parallel = found[f"single/{phase}/terms"], found[f"parallel/{phase}/terms"]
+        assert np.all(np.abs(single[1:]) > 1e-6), f"phase {phase}: a term is zero, the check would be empty"
+        for name, a, b in zip(TERMS, single, parallel):
+            assert b == pytest.approx(a, rel=RTOL, abs=1e-7), (phase, name, a, b)
+        trained = found[f"single/{phase}/trained"]
+        count = len(trained)
+        for i in range(count):
+            before, after = found[f"single/{phase}/before/{i}"], found[f"single/{phase}/after/{i}"]
+            np.testing.assert_array_equal(found[f"parallel/{phase}/before/{i}"], before)
+            if trained[i]:
+                assert not np.array_equal(before, after), f"phase {phase}: trained variable {i} did not move"
+            difference = relative_difference(after, found[f"parallel/{phase}/after/{i}"])
+            assert difference <= RTOL, f"phase {phase}: variable {i} differs by {difference:.2e} after one step"
+        # Frozen parts (weights and BatchNorm statistics) stay bit-exact under data parallelism too.
+        frozen = np.flatnonzero(found[f"parallel/{phase}/frozen"])
+        assert len(frozen) > 0 or phase == 3
+        for i in frozen:
+            np.testing.assert_array_equal(found[f"parallel/{phase}/after/{i}"], found[f"parallel/{phase}/before/{i}"])
+    message = str(found["batch_error"])
+    assert "train.batch_size=15" in message and "2 devices" in message and "train.batch_size=16" in message
+
+
+@only_jax
+def test_jax_data_parallel_step_equals_the_one_device_step_and_refuses_an_odd_global_batch(tmp_path):
+    out = str(tmp_path / "parity.npz")
+    finish(worker("jax", "step-parity", out, devices=2))
+    check_step_parity(out)
+
+
+@only_tensorflow
+def test_mirrored_strategy_step_equals_the_one_device_step_and_loads_in_scope(tmp_path):
+    """Also: the `.keras` file loads inside the strategy's scope (each phase's model is loaded there)."""
+    out = str(tmp_path / "parity.npz")
+    finish(worker("tensorflow", "step-parity", out))
+    check_step_parity(out)
+
+
+@only_jax
+def test_jax_data_parallel_smoke_run_goes_through_three_phases_and_resumes_after_a_stop(tmp_path):
+    workdir, out = str(tmp_path / "run"), str(tmp_path / "seen.json")
+    finish(worker("jax", "smoke-resume", workdir, out, devices=2))
+    with open(out) as f:
+        seen = json.load(f)
+    assert seen["first_finished"] is False
+    assert "backup" in seen["after_stop"] and "phase_1.keras" in seen["after_stop"]
+    assert "model.keras" not in seen["after_stop"]
+    # The second run ran epoch 3 (phase 3) only: history.json keeps the first run's two epochs.
+    assert seen["first_ran"] == [0, 1] and seen["second_ran"] == [2]
+    assert seen["epochs"] == [1, 2, 3] and seen["phases"] == [1, 2, 3] and seen["phase"] == 3
+    assert seen["validation_logged"]
+    for name in ("model.keras", "phase_1.keras", "phase_2.keras", "phase_3.keras", "history.json", "config.json"):
+        assert name in seen["after_resume"], name
+    assert "backup" not in seen["after_resume"]
+    assert seen["distribution"] == "NoneType"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@only_jax
+def test_two_jax_processes_end_with_the_same_weights_and_only_process_0_writes(tmp_path):
+    """Two processes on 127.0.0.1, one CPU device each. Process 1 is given its own (empty) workdir: it
+    must stay empty, while process 0's holds the run."""
+    address = f"127.0.0.1:{free_port()}"
+    workdirs = [str(tmp_path / f"process{i}") for i in (0, 1)]
+    os.makedirs(workdirs[1])
+    outs = [str(tmp_path / f"weights{i}.npz") for i in (0, 1)]
+    processes = [worker("jax", "process", address, "2", str(i), workdirs[i], outs[i]) for i in (0, 1)]
+    try:
+        for p in processes:
+            finish(p)
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.kill()
+    a, b = np.load(outs[0]), np.load(outs[1])
+    assert sorted(a.files) == sorted(b.files) and len(a.files) > 10
+    for key in a.files:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    assert os.listdir(workdirs[1]) == []
+    for name in ("model.keras", "phase_3.keras", "history.json", "config.json"):
+        assert os.path.exists(os.path.join(workdirs[0], name)), name
+
+
+# ------------------------------------------------------------------ bad input
+def test_data_parallel_on_torch_is_refused_naming_the_backends_that_can():
+    with pytest.raises(ValueError, match="not available on the torch backend") as error:
+        distribute.setup("data_parallel", global_batch_size=16, backend="torch")
+    assert "KERAS_BACKEND=jax" in str(error.value) and "KERAS_BACKEND=tensorflow" in str(error.value)
+
+
+def test_an_unknown_distribute_value_lists_the_choices():
+    with pytest.raises(ValueError, match="none, data_parallel"):
+        distribute.setup("model_parallel", global_batch_size=16)
+
+
+def test_a_process_id_out_of_range_is_refused_before_joining():
+    with pytest.raises(ValueError, match=r"--process_id 2 is out of range for --num_processes 2.*0 to 1"):
+        distribute.initialize_processes("127.0.0.1:1234", 2, 2, backend="jax")
+    with pytest.raises(ValueError, match="--process_id -1 is out of range"):
+        distribute.initialize_processes("127.0.0.1:1234", 2, -1, backend="jax")
+
+
+def test_several_processes_need_data_parallel_jax_and_a_coordinator():
+    with pytest.raises(ValueError, match="--distribute data_parallel"):
+        distribute.initialize_processes("127.0.0.1:1234", 2, 0, kind="none", backend="jax")
+    with pytest.raises(ValueError, match="KERAS_BACKEND=jax"):
+        distribute.initialize_processes("127.0.0.1:1234", 2, 0, backend="tensorflow")
+    with pytest.raises(ValueError, match="HOST:PORT"):
+        distribute.initialize_processes(None, 2, 0, backend="jax")
+    # One process, or nothing given: nothing to join.
+    assert distribute.initialize_processes(None, None, None, backend="jax") == (1, 0)
+    assert distribute.initialize_processes(None, 1, 0, backend="jax") == (1, 0)
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="the script's torch refusal: runs once, in the torch suite")
+def test_train_script_refuses_data_parallel_on_torch(tmp_path):
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "scripts", "train.py"), "--task", "food", "--variant", "smoke",
+         "--workdir", str(tmp_path / "run"), "--distribute", "data_parallel"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+        env={**os.environ, "KERAS_BACKEND": "torch", "CUDA_VISIBLE_DEVICES": ""},
+    )
+    assert result.returncode != 0
+    assert "not available on the torch backend" in result.stderr and "KERAS_BACKEND=jax" in result.stderr
+    assert not os.path.exists(tmp_path / "run" / "model.keras")
