@@ -187,6 +187,35 @@ def test_learning_rate_variable_is_the_one_optimizer_variables_holds():
     assert sum(v is inner for v in scaled.variables) == 1
 
 
+# ------------------------------------------------------- loss-scale variable
+def test_loss_scale_variable_is_the_scale_the_loss_scale_optimizer_multiplies_by():
+    weights = [keras.Variable(np.ones((2, 2), "float32"))]
+    scaled = keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(learning_rate=1.0), initial_scale=64.0)
+    assert keras_private.loss_scale_variable(scaled) is None  # not built: no variable yet
+    scaled.build(weights)
+    found = keras_private.loss_scale_variable(scaled)
+    assert found is not None, f"no loss-scale variable found on a built LossScaleOptimizer. {UPGRADE}"
+    variable, initial = found
+    assert initial == 64.0
+    assert sum(v is variable for v in scaled.variables) == 1, (
+        f"the loss-scale variable is not one of optimizer.variables. {UPGRADE}"
+    )
+    # It is the factor scale_loss multiplies by, and the one apply divides the gradients by.
+    variable.assign(8.0)
+    assert float(keras.ops.convert_to_numpy(scaled.scale_loss(keras.ops.ones(())))) == 8.0, UPGRADE
+    gradients = [keras.ops.full((2, 2), 8.0)]
+    if BACKEND == "jax":  # JAX trains statelessly (Keras 3.15's stateful apply leaks a tracer there)
+        (updated,), _ = scaled.stateless_apply([v.value for v in scaled.variables], gradients, [weights[0].value])
+    else:
+        scaled.apply(gradients, weights)
+        updated = weights[0].value
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(updated), np.zeros((2, 2)), err_msg=UPGRADE)
+    # Any other optimizer has none.
+    adam = keras.optimizers.Adam()
+    adam.build(weights)
+    assert keras_private.loss_scale_variable(adam) is None
+
+
 # ----------------------------------------------------------------- JAX sync
 class SyncAtFirstBatch(keras.callbacks.Callback):
     """Reads the model through its own reference: `Callback.model` would sync on JAX by itself."""
@@ -295,3 +324,17 @@ def test_portable_optimizer_config_rewrites_an_inner_optimizer_and_leaves_the_re
         {"module": "my_package.optimizers", "class_name": "SGD", "config": {}, "registered_name": "my>SGD"},
     ):
         assert keras_private.portable_optimizer_config(config) == config
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.distribute per-replica batches exist on TensorFlow only")
+def test_replica_batch_hands_the_hook_the_first_replicas_tensors():
+    """Under a tf.distribute strategy the TensorFlow hook receives `PerReplica` values (one tensor per
+    replica, unequal when a last batch splits unevenly); it checks and builds from the first replica's."""
+    import tensorflow as tf
+    from tensorflow.python.distribute import values  # the type a strategy's distributed dataset yields
+
+    first, second, plain = tf.zeros((4, 3)), tf.ones((3, 3)), tf.ones((7, 2))
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    x, y = keras_private.replica_batch((values.PerReplica((first, second)), plain), strategy)
+    assert x is first, "replica_batch did not return the first replica's tensor"
+    assert y is plain, "replica_batch changed a tensor that was not per-replica"

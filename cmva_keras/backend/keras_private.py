@@ -1,6 +1,6 @@
 """The one module of cmva_keras that touches private Keras APIs.
 
-Keras 3 gives no public way to do four things this package needs, and has one
+Keras 3 gives no public way to do five things this package needs, and has one
 saving bug it works around. Each is done here, and only here, behind a small
 public function:
 
@@ -10,6 +10,9 @@ public function:
 - `learning_rate_variable(optimizer)`: the variable that holds the learning
   rate (`optimizer._learning_rate`), so that a fresh-optimizer reset can zero
   every other optimizer variable and keep the learning rate.
+- `loss_scale_variable(optimizer)`: a `LossScaleOptimizer`'s current loss
+  scale (`optimizer.dynamic_scale`, undocumented) and its initial value, so
+  that a fresh-optimizer reset puts the scale back instead of zeroing it.
 - `sync_jax_state(model)`: on JAX, `fit` keeps the model's state outside the
   model during an epoch; `model.jax_state_sync()` puts it back (a no-op on the
   other backends).
@@ -25,7 +28,9 @@ public function:
   on TensorFlow); the mixin overrides it to call the model's
   `_prepare_first_batch(batch)` (check the batch, build the model and the
   optimizer) first. `first_batch(iterator)` reads that batch from Keras' epoch
-  iterator. PyTorch needs no hook: its steps run eagerly, so a bad batch fails
+  iterator; under a `tf.distribute` strategy, `replica_batch` takes the first
+  replica's share of it, and the hook builds in the strategy's scope.
+  PyTorch needs no hook: its steps run eagerly, so a bad batch fails
   without taking the model's state away.
 
 When this module is imported it checks that the installed Keras still has
@@ -51,6 +56,7 @@ BUILD_HOOK_PARAMETERS = ("self", "iterator", "data_batch")
 # Attributes that Keras methods store and that the functions below read.
 COMPILED_METRICS_ATTRIBUTE = "_compile_metrics"
 LEARNING_RATE_ATTRIBUTE = "_learning_rate"
+LOSS_SCALE_ATTRIBUTE = "dynamic_scale"
 
 # Where Keras keeps backend-specific classes, and the public home of the optimizers.
 BACKEND_MODULE_PREFIX = "keras.src.backend."
@@ -84,6 +90,21 @@ def learning_rate_variable(optimizer):
         return learning_rate_variable(inner)
     learning_rate = getattr(optimizer, LEARNING_RATE_ATTRIBUTE, None)
     return learning_rate if isinstance(learning_rate, keras.Variable) else None
+
+
+def loss_scale_variable(optimizer):
+    """`(variable, initial value)` of a built `LossScaleOptimizer`'s dynamic loss scale; None for any other.
+
+    The variable is one of `optimizer.variables`; the loss is multiplied by
+    its value before differentiating (`scale_loss`) and the gradients divided
+    by it. None for an optimizer without loss scaling, or one not built yet.
+    """
+    if not isinstance(optimizer, keras.optimizers.LossScaleOptimizer) or not optimizer.built:
+        return None
+    variable = getattr(optimizer, LOSS_SCALE_ATTRIBUTE, None)
+    if not isinstance(variable, keras.Variable):
+        return None
+    return variable, float(optimizer.get_config()["initial_scale"])
 
 
 def sync_jax_state(model):
@@ -138,6 +159,28 @@ def first_batch(iterator):
     return None
 
 
+def replica_batch(batch, strategy):
+    """`batch` with each `tf.distribute` per-replica value replaced by the first replica's tensor.
+
+    Under a `tf.distribute` strategy the build hook receives the first batch
+    as `PerReplica` values (one tensor per replica, each of the per-replica
+    batch size); the first replica's tensors have the dtypes and (but for the
+    batch size) the shapes the step sees. `strategy` is the one that
+    distributed the batch (the model's `distribute_strategy`). Anything else
+    is returned unchanged.
+    """
+    if BACKEND != "tensorflow":
+        return batch
+    import tensorflow as tf
+
+    def local(value):
+        if isinstance(value, tf.distribute.DistributedValues):
+            return strategy.experimental_local_results(value)[0]
+        return value
+
+    return tf.nest.map_structure(local, batch)
+
+
 class FirstBatchHook:
     """Mixin (before `keras.Model`): calls `self._prepare_first_batch(batch)` before Keras builds or traces.
 
@@ -164,9 +207,16 @@ class FirstBatchHook:
         def _maybe_symbolic_build(self, iterator=None, data_batch=None):
             if data_batch is None and iterator is not None:
                 data_batch = first_batch(iterator)
-            if data_batch is not None:
+            if data_batch is None:
+                return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+            # Under a strategy: one replica's share of the batch, and the optimizer's variables
+            # created in the strategy's scope (mirrored), as Keras' own build does.
+            data_batch = replica_batch(data_batch, self.distribute_strategy)
+            with self.distribute_strategy.scope():
                 self._prepare_first_batch(data_batch)
-            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+            # The batch read here, not the iterator: Keras would average the replicas' shares,
+            # which fails when a last, short batch splits unevenly (4 and 3 examples).
+            return super()._maybe_symbolic_build(data_batch=data_batch)
 
 
 # ------------------------------------------------------ the check at import
@@ -203,6 +253,11 @@ def problems(backend=BACKEND, model_class=None, optimizer_class=None):
                     f"keras.Model.{hook} takes {parameters}, not {BUILD_HOOK_PARAMETERS} "
                     "(FirstBatchHook overrides it with the latter)"
                 )
+    if not _stores(keras.optimizers.LossScaleOptimizer, "build", LOSS_SCALE_ATTRIBUTE):
+        found.append(
+            f"keras.optimizers.LossScaleOptimizer.build no longer sets `{LOSS_SCALE_ATTRIBUTE}`, "
+            "the loss-scale variable (read by loss_scale_variable)"
+        )
     if backend == "jax" and not callable(getattr(model_class, "jax_state_sync", None)):
         found.append("keras.Model has no method `jax_state_sync` (used by sync_jax_state)")
     if not (_stores(model_class, "__init__", COMPILED_METRICS_ATTRIBUTE)

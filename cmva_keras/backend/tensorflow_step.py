@@ -14,12 +14,20 @@ class TrainStepMixin(keras_private.FirstBatchHook):
 
     def train_step(self, data):
         x, y = self._unpack_data(data)
-        # Forward pass and the seven terms, recorded for differentiation.
+        # Forward pass and the seven terms, recorded for differentiation (the scalings too: an op
+        # outside the tape would leave every gradient None).
         with tf.GradientTape() as tape:
             terms, y_pred = self.compute_objective(x, y, training=True)
+            # Under a tf.distribute strategy each replica sees its share of the global batch and the
+            # optimizer sums the replicas' gradients: dividing by the replica count makes that sum the
+            # global batch's gradient (Keras scales only its built-in losses). 1 replica: unchanged.
+            loss = terms["loss"] / self.distribute_strategy.num_replicas_in_sync
+            # Times the loss scale (mixed_float16's LossScaleOptimizer; else 1), which the optimizer
+            # divides out of the gradients again.
+            loss = self.optimizer.scale_loss(loss)
         # Only the current phase's parts are differentiated and updated.
         variables = self.phase_trainable_variables
-        gradients = tape.gradient(terms["loss"], variables)
+        gradients = tape.gradient(loss, variables)
         self.optimizer.apply(gradients, variables)
         return self._update_metrics(terms, y, y_pred)
 

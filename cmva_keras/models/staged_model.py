@@ -36,6 +36,7 @@ from keras import ops
 from cmva_keras import losses
 from cmva_keras.backend import TrainStepMixin, keras_private
 from cmva_keras.phases import Phase  # noqa: F401  (re-exported: subclasses declare PHASES with it)
+from cmva_keras.precision import at_least_float32
 
 TASKS = ("classification", "regression")
 
@@ -151,13 +152,20 @@ class StagedModel(TrainStepMixin, keras.Model):
             variable.assign(weight)
 
     def reset_optimizer_state(self):
-        """Zeroes the optimizer's moments and step count (a fresh Adam), keeping its learning rate."""
+        """Zeroes the optimizer's moments and step count (a fresh Adam), keeping its learning rate.
+
+        A `LossScaleOptimizer` (mixed_float16) gets its initial loss scale
+        back, as a fresh one would have (a zero scale would zero every gradient).
+        """
         optimizer = getattr(self, "optimizer", None)
         if optimizer is None or not optimizer.built:
             return
         learning_rate = keras_private.learning_rate_variable(optimizer)
+        loss_scale, initial_scale = keras_private.loss_scale_variable(optimizer) or (None, None)
         for variable in optimizer.variables:
-            if variable is not learning_rate:
+            if variable is loss_scale:
+                variable.assign(ops.full(variable.shape, initial_scale, variable.dtype))
+            elif variable is not learning_rate:
                 variable.assign(ops.zeros(variable.shape, variable.dtype))
 
     def part(self, name):
@@ -179,8 +187,10 @@ class StagedModel(TrainStepMixin, keras.Model):
 
     def load_own_variables(self, store):
         super().load_own_variables(store)
-        # The Python-side phase, read when steps are traced, follows the loaded variable.
-        self._phase = phase_of(type(self), int(ops.convert_to_numpy(self.phase_variable.value))).number
+        # The Python-side phase, read when steps are traced, follows the loaded variable. Read through
+        # the variable, not `.value`: inside a tf.distribute scope `.value` is a MirroredVariable,
+        # which NumPy cannot convert ("object __array__ method not producing an array").
+        self._phase = phase_of(type(self), int(ops.convert_to_numpy(self.phase_variable))).number
 
     # ------------------------------------------------------- objective helpers
     def _runner(self, training):
@@ -251,7 +261,8 @@ class StagedModel(TrainStepMixin, keras.Model):
         return ops.reshape(ops.cast(y, "float32"), (-1, self.target_dim))
 
     def _activate(self, outputs):
-        """Decoder output to a prediction shaped like the targets."""
+        """Decoder output to a prediction shaped like the targets (at least float32, under any dtype policy)."""
+        outputs = at_least_float32(outputs)
         if self.task == "classification":
             outputs = ops.sigmoid(outputs)
         return ops.reshape(outputs, (-1,) + self.target_shape)
@@ -319,7 +330,7 @@ class StagedModel(TrainStepMixin, keras.Model):
     @property
     def threshold(self):
         """Classification: the decision threshold on probabilities (a float)."""
-        return float(ops.convert_to_numpy(self.threshold_variable.value))
+        return float(ops.convert_to_numpy(self.threshold_variable))  # not `.value`: see load_own_variables
 
     def set_threshold(self, threshold):
         """Sets the decision threshold (e.g. calibrated on validation data); saved with the model."""

@@ -10,6 +10,10 @@ epoch also logs the validation terms (`val_rec_1`, ...) and the task's
 metrics (`val_f1`, `val_epe`, ...); `train.keep_best` ends each phase on its
 best validation epoch (`best_epochs.json`). A run stopped part-way is resumed by running
 the same command again: `backup/` holds Keras' `BackupAndRestore` state.
+
+`train.distribute=data_parallel` trains over every local device (JAX, also
+over several processes; TensorFlow); only process 0 writes the workdir
+(`cmva_keras/training/distribute.py`).
 """
 
 import json
@@ -19,8 +23,9 @@ import shutil
 import keras
 from absl import logging
 
+from cmva_keras import precision
 from cmva_keras.callbacks import NonFiniteLossGuard, PhaseCheckpoint, PhaseSchedule, ValidationMetrics
-from cmva_keras.training import run_files
+from cmva_keras.training import distribute, run_files
 from cmva_keras.training.config import to_json
 from cmva_keras.training.history import HistoryWriter
 from cmva_keras.training.setup import build_datasets, build_model, task_of
@@ -84,23 +89,47 @@ def train(config, workdir):
     from cmva_keras.training.config import check_config
 
     check_config(config)
-    os.makedirs(workdir, exist_ok=True)
-    with open(os.path.join(workdir, run_files.CONFIG), "w") as f:
-        f.write(to_json(config))
-    keras.utils.set_random_seed(config.seed)
-    data = build_datasets(config)
-    if data.vocabulary:
-        # Label names, read by evaluation and shipped in the exported SavedModel.
-        with open(os.path.join(workdir, run_files.VOCABULARY), "w") as f:
-            json.dump(list(data.vocabulary), f, indent=0)
-    if config.get("mapper", False):
-        model = _mapper_on_baseline(config, workdir)
-    else:
-        model = build_model(config, data)
-    return _fit(model, config, data, workdir)
+    # Data-parallel (train.distribute) or one device; set before any model is built, and refused
+    # with the fix named (PyTorch, a global batch the devices do not divide).
+    distribution = distribute.setup(config.train.get("distribute", "none"), global_batch_size=config.train.batch_size)
+    # The run's dtype policy (float32, or mixed precision) holds while its model is built and trained.
+    with precision.policy_scope(config.train.get("dtype_policy", "float32")), distribution.scope():
+        return _train(config, workdir, distribution)
 
 
-def _mapper_on_baseline(config, workdir):
+def _train(config, workdir, distribution):
+    """`train`'s body, under the run's dtype policy and distribution.
+
+    Process 0 writes `workdir`; any other process of a multi-process job
+    writes a scratch folder of its own (`Distribution.process_workdir`).
+    """
+    if distribution.kind != "none":
+        logging.info("Training %s (train.batch_size=%d is the global batch).", distribution.describe(),
+                     config.train.batch_size)
+    with distribution.process_workdir(workdir) as out:
+        with open(os.path.join(out, run_files.CONFIG), "w") as f:
+            f.write(to_json(config))
+        keras.utils.set_random_seed(config.seed)
+        data = build_datasets(config, num_replicas=distribution.num_replicas)
+        if distribution.num_processes > 1 and data.validation is not None:
+            raise ValueError(
+                "Validation during a multi-process run is not supported yet (each process would see a different "
+                "share of the validation batches). Train without it (--set train.validation_fraction=0; a "
+                "dataset with its own validation split, such as Recipe1M, cannot run multi-process yet), or on "
+                "one host (--num_processes 1), and evaluate afterwards with scripts/evaluate.py."
+            )
+        if data.vocabulary:
+            # Label names, read by evaluation and shipped in the exported SavedModel.
+            with open(os.path.join(out, run_files.VOCABULARY), "w") as f:
+                json.dump(list(data.vocabulary), f, indent=0)
+        if config.get("mapper", False):
+            model = _mapper_on_baseline(config, workdir, distribution)
+        else:
+            model = build_model(config, data)
+        return _fit(model, config, data, out, distribution)
+
+
+def _mapper_on_baseline(config, workdir, distribution):
     """`WithMapper` around the finished baseline of `config` (trained here first if needed)."""
     from cmva_keras.layers import Mapper
     from cmva_keras.models import WithMapper
@@ -115,7 +144,7 @@ def _mapper_on_baseline(config, workdir):
         base_config = config.copy_and_resolve_references()
         with base_config.unlocked():
             base_config.mapper, base_config.base_workdir = False, ""
-        train(base_config, base_dir)
+        _train(base_config, base_dir, distribution)
     _, base_run, _ = run_files.read_run(base_dir)
     found = (base_run.get("task"), base_run.get("method", "cmva"), bool(base_run.get("mapper", False)))
     if found != (config.task, config.method, False):
@@ -133,7 +162,7 @@ def _mapper_on_baseline(config, workdir):
                       squared_wasserstein=config.model.squared_wasserstein, name="with_mapper")
 
 
-def _fit(model, config, data, workdir):
+def _fit(model, config, data, workdir, distribution):
     """Compiles and fits `model` through its phases with the run's callbacks; writes the workdir's files."""
     model.build((None,) + tuple(data.input_shape))
     model.compile(optimizer=make_optimizer(config.train), jit_compile=config.train.jit_compile)
@@ -172,6 +201,8 @@ def _fit(model, config, data, workdir):
         verbose=config.train.verbose,
     )
     model.save(os.path.join(workdir, run_files.MODEL))
+    # Every process waits for process 0's model.keras (a "+ Mapper" run reads its baseline's next).
+    distribution.barrier("cmva-model-saved")
     shutil.rmtree(backup_dir, ignore_errors=True)
     logging.info("Wrote %s.", os.path.join(workdir, run_files.MODEL))
     return model, history.records
