@@ -25,8 +25,9 @@ from cmva_keras.training.loop import train
 pytestmark = pytest.mark.slow
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASKS = ("food", "hand")
-# The runs the module trains: each task's smoke run, and the hand one with the side as an input.
-RUNS = {"food": ("food", []), "hand": ("hand", []), "hand_side": ("hand", ["data.hand_side_input=True"])}
+# The runs the module trains: each task's smoke run, the hand one both without and with the side as an input.
+RUNS = {"food": ("food", []), "hand": ("hand", ["data.hand_side_input=False"]),
+        "hand_side": ("hand", ["data.hand_side_input=True"])}
 
 
 @pytest.fixture(scope="module")

@@ -69,7 +69,7 @@ def food(tmp_path_factory):
 def hand(tmp_path_factory):
     base = tmp_path_factory.mktemp("hand")
     workdir = str(base / "run")
-    _write_run(workdir, "hand", (21, 3))
+    _write_run(workdir, "hand", (21, 3), overrides=["data.hand_side_input=False"])
     images = [_image(base / f"hand{i}.png", size, size + 7 * i, i) for i, size in enumerate((40, 64, 25))]
     return workdir, images
 
