@@ -55,13 +55,18 @@ def test_food_tta_views_are_five_crops_and_their_mirrors():
     np.testing.assert_array_equal(np.asarray(FOOD.centre_view(images, config)), centre)
 
 
-def test_hand_tta_mirror_is_undone_on_the_pose():
+@pytest.mark.parametrize("side_as_input", [False, True])
+def test_hand_tta_mirror_is_undone_on_the_pose(side_as_input):
+    """The vertical mirror (y flips); with the side as an input also mirrored back into a right hand (x too)."""
     images = np.random.default_rng(0).random((1, 4, 4, 3)).astype("float32")
-    (original, none), (flipped, undo) = HAND.tta_views(images, HAND.get_config("smoke"))
+    config = HAND.get_config("smoke")
+    config.data.hand_side_input = side_as_input
+    (original, none), (flipped, undo) = HAND.tta_views(images, config)
     assert none is None
-    np.testing.assert_array_equal(np.asarray(flipped), images[:, ::-1])
+    expected = images[:, ::-1, ::-1] if side_as_input else images[:, ::-1]
+    np.testing.assert_array_equal(np.asarray(flipped), expected)
     pose = np.ones((1, 21, 3), "float32")
-    np.testing.assert_array_equal((pose * undo)[0, 0], [1.0, -1.0, 1.0])
+    np.testing.assert_array_equal((pose * undo)[0, 0], [-1.0 if side_as_input else 1.0, -1.0, 1.0])
 
 
 # The hand order as the dataset documents it (docs/method.md), written out here
