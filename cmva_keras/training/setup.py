@@ -83,10 +83,11 @@ def build_datasets(config, num_replicas=1):
         train = train.repeat()
     validation = validation_eval = None
     if splits.has_validation(source, config):
+        # A held-out split is filtered, so of unknown length: count it once, for both uses below.
+        count = splits.held_out_count(task, source, config) if splits.holds_out(source, config) else None
         validation_eval = _evaluation_pipeline(task, source, config, splits.VALIDATION, vocabulary,
-                                               num_replicas=num_replicas)
-        if splits.holds_out(source, config):
-            count = splits.held_out_count(task, source, config)
+                                               num_replicas=num_replicas, num_examples=count)
+        if count is not None:
             validation_eval = _with_known_length(validation_eval, count - count % num_replicas, config)
         validation = validation_eval.map(lambda x, y, *_: (x, y))
         logging.info("Validating on %s.", "the dataset's validation split" if splits.has_own_validation(source)
@@ -122,15 +123,16 @@ def _with_known_length(dataset, num_examples, config):
     return dataset.apply(tf.data.experimental.assert_cardinality(batches))
 
 
-def _divisible(examples, num_replicas, split):
+def _divisible(examples, num_replicas, split, count=None):
     """`examples` without its last `count % num_replicas`, so that batches of a multiple of `num_replicas` split evenly.
 
     JAX's data-parallel step cannot shard a batch whose size the devices do
     not divide (and TensorFlow would average unequal shares), so up to
     `num_replicas - 1` examples of the split are left out, with a warning.
     """
-    count = int(examples.cardinality())
-    if count < 0:  # unknown (a filtered split): count it once
+    if count is None:
+        count = int(examples.cardinality())
+    if count < 0:  # unknown (a filtered split) and not counted by the caller: count it once
         count = int(examples.reduce(0, lambda n, _: n + 1))
     kept = count - count % num_replicas
     if kept < count:
@@ -139,11 +141,14 @@ def _divisible(examples, num_replicas, split):
     return examples.take(kept)
 
 
-def _evaluation_pipeline(task, source, config, split, vocabulary, tta=False, num_replicas=1):
-    """One split of the run through the task's test-time pipeline: `(x, y, extras)` batches in a fixed order."""
+def _evaluation_pipeline(task, source, config, split, vocabulary, tta=False, num_replicas=1, num_examples=None):
+    """One split of the run through the task's test-time pipeline: `(x, y, extras)` batches in a fixed order.
+
+    `num_examples`: the split's size when the caller has counted it already (a held-out split).
+    """
     examples = splits.examples(task, source, config, split)
     if num_replicas > 1:
-        examples = _divisible(examples, num_replicas, split)
+        examples = _divisible(examples, num_replicas, split, num_examples)
     return task.pipeline(
         config, examples, training=False, batch_size=config.train.batch_size,
         for_evaluation=True, tta=tta, num_classes=len(vocabulary) or None,
