@@ -87,10 +87,7 @@ def hand_side(tmp_path_factory):
 def _expected_with_side(workdir, images, side):
     """A side-taking model's poses: left crops mirrored before the model, their poses mirrored back."""
     model = _model(workdir)
-    with open(os.path.join(workdir, run_files.CONFIG)) as f:
-        config = json.load(f)
-    prepare = tasks.get("hand").serving_preprocessor(config["data"])
-    batch = np.concatenate([np.asarray(prepare(prediction.read_image(p)[None])) for p in images])
+    batch = _prepared(workdir, images)
     if side == "left":
         batch = batch[:, :, ::-1]
     poses = np.asarray(model.predict(batch, verbose=0))
@@ -105,14 +102,18 @@ def _model(workdir):
     return keras.models.load_model(os.path.join(workdir, run_files.MODEL))
 
 
-def _expected(workdir, images, path=None):
-    """`model.predict` along `path` on the task's serving preprocessing of each decoded file."""
-    model = _model(workdir)
+def _prepared(workdir, images):
+    """The task's serving preprocessing of each decoded file, stacked (a writable array)."""
     with open(os.path.join(workdir, run_files.CONFIG)) as f:
         config = json.load(f)
     prepare = tasks.get(config["task"]).serving_preprocessor(config["data"])
-    batch = np.concatenate([np.asarray(prepare(prediction.read_image(p)[None])) for p in images])
-    return np.asarray(model.predict(batch, path=path, verbose=0)), model
+    return np.concatenate([np.asarray(prepare(prediction.read_image(p)[None])) for p in images])
+
+
+def _expected(workdir, images, path=None):
+    """`model.predict` along `path` on the task's serving preprocessing of each decoded file."""
+    model = _model(workdir)
+    return np.asarray(model.predict(_prepared(workdir, images), path=path, verbose=0)), model
 
 
 # ------------------------------------------------------------------------ food
