@@ -4,8 +4,10 @@
 - `hand.make_dataset`: RHD / STB examples -> (hand crops, palm-rooted normalised 3D poses).
 
 Both take a split from `cmva_keras.datasets.load` / `as_dataset`, use stateless
-per-example augmentation seeds (`seed`), parallel maps, prefetching and an
-optional deterministic order, and yield float32 images in [0, 255].
+per-example augmentation seeds (`seed`), parallel maps, an optional cache of
+the decoded images (`cache`: decoded once, augmented afresh each epoch),
+prefetching and an optional deterministic order, and yield float32 images in
+[0, 255].
 """
 
 from cmva_keras.pipelines import food, geometry, hand

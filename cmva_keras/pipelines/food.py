@@ -12,7 +12,9 @@ Per example (from the `yummly28k` or `recipe1m` builder):
   borders); test: the central `crop_size` crop;
 - target: the multi-hot vector of the recipe's ingredient classes, `(K,)`.
 
-Images come out float32 in [0, 255].
+Images come out float32 in [0, 255]. Decoding and resizing are the
+deterministic part (`prepare_example`, cached when `cache` is set); the crop,
+flip and rotation are drawn afresh each epoch (`augment_example`).
 """
 
 import tensorflow as tf
@@ -48,11 +50,25 @@ def resize(image, image_size):
     return tf.image.resize(image, size, method="bilinear", antialias=True)
 
 
-def food_example(example, seed, *, training, image_size, crop_size, num_classes,
-                 max_rotation_degrees=10.0, flip_probability=0.5):
-    """One example's (image float32 (crop, crop, 3), multi-hot (K,)); eager or in tf.data."""
+def prepare_example(example, image_size):
+    """The deterministic part of an example's pipeline: its one image decoded and resized (float32).
+
+    A recipe with several photos (Recipe1M's `images`) keeps them encoded:
+    which one is used is random, so it is decoded after the pick.
+    """
+    if "image" not in example:
+        return example
+    return dict(example, image=resize(common.decode(example["image"]), image_size))
+
+
+def augment_example(example, seed, *, training, image_size, crop_size, num_classes,
+                    max_rotation_degrees=10.0, flip_probability=0.5):
+    """The random part, on a `prepare_example` output: (image float32 (crop, crop, 3), multi-hot (K,))."""
     pick_seed, crop_seed, flip_seed, angle_seed = tf.unstack(common.split_seed(seed, 4))
-    image = resize(_pick_image(example, pick_seed, training), image_size)
+    if "image" in example:
+        image = example["image"]
+    else:
+        image = resize(_pick_image(example, pick_seed, training), image_size)
     if training:
         image = tf.image.stateless_random_crop(image, (crop_size, crop_size, 3), crop_seed)
         flip = tf.random.stateless_uniform((), flip_seed) < flip_probability
@@ -69,9 +85,17 @@ def food_example(example, seed, *, training, image_size, crop_size, num_classes,
     return image, multi_hot(example["ingredients"], num_classes)
 
 
+def food_example(example, seed, *, training, image_size, crop_size, num_classes,
+                 max_rotation_degrees=10.0, flip_probability=0.5):
+    """One example's (image float32 (crop, crop, 3), multi-hot (K,)); eager or in tf.data."""
+    return augment_example(
+        prepare_example(example, image_size), seed, training=training, image_size=image_size, crop_size=crop_size,
+        num_classes=num_classes, max_rotation_degrees=max_rotation_degrees, flip_probability=flip_probability)
+
+
 def make_dataset(split_ds, *, training, image_size, crop_size, num_classes, batch_size, seed=None,
                  deterministic=False, max_rotation_degrees=10.0, flip_probability=0.5,
-                 shuffle_buffer=1024, drop_remainder=None):
+                 shuffle_buffer=1024, drop_remainder=None, cache=""):
     """Batches of food images and multi-hot ingredient vectors.
 
     Args:
@@ -86,6 +110,9 @@ def make_dataset(split_ds, *, training, image_size, crop_size, num_classes, batc
         seed: fixes shuffling and augmentation (None: different every run).
         deterministic: keep element order fixed despite parallel maps.
         drop_remainder: drop the last partial batch (default: when training).
+        cache: where the decoded, resized images are cached before shuffling
+            and augmentation (`common.cache`): "memory", "" (none) or a file
+            prefix. The batches are the same with or without it.
 
     Returns:
         `tf.data.Dataset` of `(images float32 (B, crop, crop, 3) in [0, 255],
@@ -103,12 +130,16 @@ def make_dataset(split_ds, *, training, image_size, crop_size, num_classes, batc
         raise ValueError(f"expected a food split with 'image' or 'images' and 'ingredients', got {sorted(split_ds.element_spec)}")
     ds = split_ds.map(lambda ex: {k: ex[k] for k in keep}, num_parallel_calls=common.AUTOTUNE,
                       deterministic=deterministic)
+    # Decoding and resizing are the same every epoch: done once when cached; the random part comes after.
+    ds = ds.map(lambda ex: prepare_example(ex, image_size), num_parallel_calls=common.AUTOTUNE,
+                deterministic=deterministic)
+    ds = common.cache(ds, cache)
     if training:
         ds = common.shuffle(ds, shuffle_buffer, seed)
     ds = common.with_seeds(ds, seed)
 
     def transform(example, example_seed):
-        return food_example(example, example_seed, training=training, image_size=image_size,
+        return augment_example(example, example_seed, training=training, image_size=image_size,
                             crop_size=int(crop_size), num_classes=int(num_classes),
                             max_rotation_degrees=max_rotation_degrees, flip_probability=flip_probability)
 

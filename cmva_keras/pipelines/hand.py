@@ -38,8 +38,9 @@ LEFT, RIGHT = 0, 1  # the datasets' `hand_side`
 
 
 def _features(example):
+    """The fields the pipeline uses, in float32 / int32 / bool; the image decoded (uint8), the same every epoch."""
     return {
-        "image": example["image"],
+        "image": common.decode(example["image"]),
         "xyz": tf.cast(example["keypoints_xyz_mm"], tf.float32),
         "uv": tf.cast(example["keypoints_uv"], tf.float32),
         "visible": tf.cast(example["keypoints_visible"], tf.bool),
@@ -155,7 +156,7 @@ def hand_example(features, seed, *, training, image_size, margin=1.25, max_rotat
 
 def make_dataset(split_ds, *, training, image_size, batch_size, seed=None, deterministic=False,
                  with_metadata=False, margin=1.25, max_rotation_degrees=45.0, flip_probability=0.5,
-                 shuffle_buffer=1024, drop_remainder=None, side_as_input=False):
+                 shuffle_buffer=1024, drop_remainder=None, side_as_input=False, cache=""):
     """Batches of hand crops and palm-rooted, bone-normalised 3D poses.
 
     Args:
@@ -170,6 +171,9 @@ def make_dataset(split_ds, *, training, image_size, batch_size, seed=None, deter
         margin, max_rotation_degrees, flip_probability, side_as_input: see module docstring.
         shuffle_buffer: training shuffle buffer.
         drop_remainder: drop the last partial batch (default: when training).
+        cache: where the decoded images (uint8, full size) are cached before
+            shuffling and augmentation (`common.cache`): "memory", "" (none)
+            or a file prefix. The batches are the same with or without it.
 
     Returns:
         `tf.data.Dataset` of `(images float32 (B, S, S, 3) in [0, 255], poses
@@ -178,6 +182,7 @@ def make_dataset(split_ds, *, training, image_size, batch_size, seed=None, deter
     common.hide_gpus_from_tensorflow()
     image_size = int(image_size)
     ds = split_ds.map(_features, num_parallel_calls=common.AUTOTUNE, deterministic=deterministic)
+    ds = common.cache(ds, cache)  # decoding runs once when cached; the random crop warp comes after
     if training:
         ds = common.shuffle(ds, shuffle_buffer, seed)
     ds = common.with_seeds(ds, seed)

@@ -1,4 +1,4 @@
-"""What both task models need: the image shape and the backbone, by name or as a ready model."""
+"""What both tasks need: the image shape, the backbone by name or as a ready model, the training cache."""
 
 import numbers
 
@@ -34,3 +34,19 @@ def resolve_backbone(backbone, *, input_shape, weights=None, input_normalization
             "backbone_weights is for named backbones; load the weights into your own backbone model instead."
         )
     return backbone
+
+
+def training_cache(config):
+    """Where the training pipeline caches its decoded images: "memory", "" (none) or a file prefix.
+
+    `data.cache` is "memory", "none", or a folder; in a folder, the file is
+    named by what decides its content (task, dataset and data settings, seed
+    and held-out fraction, which choose the training examples).
+    """
+    from cmva_keras.pipelines import common
+
+    where = common.cache_setting(config.data.get("cache", "memory"))
+    if where in ("", common.MEMORY):
+        return where
+    return common.cache_file(where, config.task, config.data.to_dict(), int(config.seed),
+                             float(config.train.get("validation_fraction", 0.0) or 0.0), "train")

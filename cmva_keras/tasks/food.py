@@ -22,7 +22,7 @@ import numpy as np
 
 from cmva_keras.layers import MLP, GaussianEncoder, Mapper
 from cmva_keras.models import CMVA
-from cmva_keras.tasks.common import image_shape, resolve_backbone
+from cmva_keras.tasks.common import image_shape, resolve_backbone, training_cache
 from cmva_keras.tasks.task import Task
 
 
@@ -185,6 +185,7 @@ class FoodTask(Task):
         return food_pipeline.make_dataset(
             examples, training=training, image_size=image_size, crop_size=crop, num_classes=num_classes,
             batch_size=batch_size, seed=config.seed, deterministic=config.data.deterministic or not training,
+            cache=training_cache(config) if training and not for_evaluation else "",
         )
 
     # ------------------------------------------------------------------ models

@@ -28,7 +28,7 @@ import numpy as np
 from cmva_keras import keypoints
 from cmva_keras.layers import MLP, GaussianEncoder, Mapper
 from cmva_keras.models import CMVA
-from cmva_keras.tasks.common import image_shape, resolve_backbone
+from cmva_keras.tasks.common import image_shape, resolve_backbone, training_cache
 from cmva_keras.tasks.task import Task
 
 NUM_KEYPOINTS = keypoints.NUM_KEYPOINTS
@@ -199,6 +199,7 @@ class HandTask(Task):
             examples, training=training, image_size=config.data.image_size, with_metadata=for_evaluation,
             batch_size=batch_size, seed=config.seed, deterministic=config.data.deterministic or not training,
             side_as_input=side_as_input(config.data),
+            cache=training_cache(config) if training and not for_evaluation else "",
         )
         if for_evaluation:
             dataset = dataset.map(lambda image, pose, meta: (image, pose, {"scale": meta["scale"]}))

@@ -140,3 +140,72 @@ def test_feeds_keras_fit_on_this_backend():
     model.compile(optimizer="adam", loss=keras.losses.BinaryCrossentropy(from_logits=True))
     history = model.fit(ds, epochs=1, verbose=0, shuffle=False)  # the pipeline shuffles
     assert np.isfinite(history.history["loss"][0])
+
+
+def _epochs(name, cache, epochs=2, training=True):
+    """Two passes (epochs) of the food pipeline over the tiny split, with the given `cache`."""
+    builder = prepared(name)
+    size = (120, 180) if name == "yummly28k" else 128
+    ds = food_pipeline.make_dataset(
+        datasets.as_dataset(builder, "train"), training=training, image_size=size, crop_size=96,
+        num_classes=len(datasets.vocabulary(builder)), batch_size=4, seed=3, deterministic=True, cache=cache)
+    return [[(x.numpy(), y.numpy()) for x, y in ds] for _ in range(epochs)]
+
+
+@pytest.mark.parametrize("name", ["yummly28k", "recipe1m"])
+def test_cached_pipeline_gives_the_uncached_batches_every_epoch(name, tmp_path):
+    plain = _epochs(name, "")
+    for cache in ("memory", str(tmp_path / "food-cache")):
+        cached = _epochs(name, cache)
+        for epoch_plain, epoch_cached in zip(plain, cached):
+            assert len(epoch_plain) == len(epoch_cached) > 0
+            for (xa, ya), (xb, yb) in zip(epoch_plain, epoch_cached):
+                np.testing.assert_array_equal(xa, xb)
+                np.testing.assert_array_equal(ya, yb)
+    # The augmentation is still drawn afresh each epoch.
+    assert not np.array_equal(plain[0][0][0], plain[1][0][0])
+
+
+def test_file_cache_is_written_once_and_read_back(tmp_path):
+    prefix = str(tmp_path / "food-cache")
+    first = _epochs("yummly28k", prefix, epochs=1)
+    assert (tmp_path / "food-cache.index").exists()
+    again = _epochs("yummly28k", prefix, epochs=1)  # reads the complete file cache
+    for (xa, _), (xb, _) in zip(first[0], again[0]):
+        np.testing.assert_array_equal(xa, xb)
+
+
+def test_a_partly_read_cached_pipeline_keeps_its_cache():
+    """Keras peeks at one batch before training: the cache, filled when built, is not thrown away."""
+    builder = prepared("yummly28k")
+    calls = []
+
+    def count():
+        calls.append(1)
+        return np.int64(0)
+
+    # A split whose reading is counted: after the pipeline is built, nothing more is read from it.
+    counted = datasets.as_dataset(builder, "train").map(
+        lambda ex: dict(ex, ingredients=ex["ingredients"] + tf.py_function(count, [], tf.int64)))
+    ds = food_pipeline.make_dataset(counted, training=True, image_size=(60, 90), crop_size=48,
+                                    num_classes=len(datasets.vocabulary(builder)), batch_size=4, seed=0,
+                                    cache="memory")
+    assert len(calls) == SPLITS["yummly28k"]["train"]  # filled once, completely, when built
+    next(iter(ds))  # a partial read, as Keras' first-batch peek
+    assert sum(1 for _ in ds) == SPLITS["yummly28k"]["train"] // 4
+    assert len(calls) == SPLITS["yummly28k"]["train"]  # nothing read again: the cache was kept
+
+
+def test_data_cache_setting_names_a_file_per_content(tmp_path):
+    from cmva_keras.tasks.common import training_cache
+    from cmva_keras.training.config import resolve_config
+
+    config = resolve_config("food", "smoke")
+    assert training_cache(config) == "memory"
+    config.data.cache = "none"
+    assert training_cache(config) == ""
+    config.data.cache = str(tmp_path)
+    first = training_cache(config)
+    assert first.startswith(str(tmp_path)) and training_cache(config) == first
+    config.data.crop_size = 24  # other decoded content: another file
+    assert training_cache(config) != first

@@ -227,3 +227,22 @@ def test_serving_mirrors_left_crops_and_their_poses_back():
     back = unmirror_left_poses(poses, side).numpy()
     np.testing.assert_array_equal(back[0], poses.numpy()[0] * [-1.0, 1.0, 1.0])
     np.testing.assert_array_equal(back[1], poses.numpy()[1])
+
+
+def _epochs(cache, epochs=2, **kwargs):
+    ds = hand_pipeline.make_dataset(datasets.as_dataset(prepared("rhd"), "train"), training=True,
+                                    image_size=SIZE, batch_size=4, seed=5, deterministic=True, cache=cache, **kwargs)
+    return [[(x.numpy(), y.numpy()) for x, y in ds] for _ in range(epochs)]
+
+
+@pytest.mark.parametrize("side_as_input", [False, True])
+def test_cached_pipeline_gives_the_uncached_batches_every_epoch(side_as_input, tmp_path):
+    plain = _epochs("", side_as_input=side_as_input)
+    for cache in ("memory", str(tmp_path / "hand-cache")):
+        cached = _epochs(cache, side_as_input=side_as_input)
+        for epoch_plain, epoch_cached in zip(plain, cached):
+            assert len(epoch_plain) == len(epoch_cached) == 12 // 4
+            for (xa, ya), (xb, yb) in zip(epoch_plain, epoch_cached):
+                np.testing.assert_array_equal(xa, xb)
+                np.testing.assert_array_equal(ya, yb)
+    assert not np.array_equal(plain[0][0][0], plain[1][0][0])  # augmented afresh each epoch
