@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Creates .venv and installs cmva-keras with every backend and the test tools,
-# at the versions measured together (constraints.txt). torch is installed first
+# Creates .venv and installs cmva-keras with every backend, the test tools and
+# Apache Beam (the `beam` extra: Beam-prepared datasets and their tests), at the
+# versions measured together (constraints.txt). torch is installed first
 # and pinned to 2.13.0, the CPU wheel: an unpinned torch pulls a CUDA build of
 # several GB. Safe to run again: pip skips what is already there.
 set -euo pipefail
@@ -10,5 +11,5 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q "torch==2.13.0"
-.venv/bin/python -m pip install -q -c constraints.txt -e ".[test]"
+.venv/bin/python -m pip install -q -c constraints.txt -e ".[test,beam]"
 echo "Installed into $(pwd)/.venv"

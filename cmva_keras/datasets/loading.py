@@ -10,17 +10,25 @@ Synthetic folders (with a `CMVA_SYNTHETIC.json` marker) are prepared inside
 themselves (`<manual_dir>/tfds`) unless `data_dir` is given, so a synthetic
 and a real copy of a dataset never overwrite each other; if a prepared copy
 came from another source than `manual_dir`, `prepare` refuses it.
+
+`prepare(..., beam_options="direct_running_mode=multi_processing,direct_num_workers=4")`
+generates the examples with Apache Beam (the optional extra `beam`; see
+`builder_base` for what runs in the workers and how skips are counted). The
+options are Beam's pipeline flags, comma-separated and without their `--`,
+as for TFDS's `tfds build --beam_pipeline_options`; the same options select
+another runner (`runner=DataflowRunner,project=...,region=...,temp_location=gs://...`).
 """
 
 import contextlib
 import logging
+import re
 import time
 
 import tensorflow_datasets as tfds
 from etils import epath
 
 from cmva_keras import progress
-from cmva_keras.datasets import devices
+from cmva_keras.datasets import devices, image_io
 from cmva_keras.datasets import manual_dir as manual_dir_lib
 
 logger = logging.getLogger(__name__)
@@ -36,8 +44,81 @@ _SYNTHETIC_EXAMPLES = {
 }
 
 
+BEAM_INSTALL = "pip install 'cmva-keras[beam]'"  # in a checkout: .venv/bin/pip install -c constraints.txt -e '.[beam]'
+_BEAM_FLAG = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(=.*)?", re.DOTALL)
+
+
 class SourceMismatchError(RuntimeError):
     """A prepared dataset was built from different files than the given manual_dir."""
+
+
+class BeamNotInstalledError(ImportError):
+    """Beam options were given, but apache-beam is not installed."""
+
+
+def beam_pipeline_options(options):
+    """Beam `PipelineOptions` from comma-separated flags (`"direct_num_workers=2,direct_running_mode=..."`).
+
+    Args:
+        options: a string of comma-separated `name=value` (or `name` for a
+            switch) Beam pipeline flags, with or without their leading `--`;
+            a list of such flags; a `PipelineOptions` (returned as is); or
+            None / "" (no Beam: returns None). A value cannot hold a comma
+            (as with `tfds build --beam_pipeline_options`); pass a list or a
+            `PipelineOptions` for that.
+
+    Raises:
+        BeamNotInstalledError: apache-beam is not installed (the message says how to install it).
+        ValueError: a flag is malformed, unknown to Beam, or has an invalid value.
+    """
+    if options is None or (isinstance(options, str) and not options.strip()):
+        return None
+    try:
+        from apache_beam.options import pipeline_options
+    except ImportError as err:
+        raise BeamNotInstalledError(
+            f"Beam options were given ({options!r}), but apache-beam is not installed ({err}). "
+            f"Install the optional extra: {BEAM_INSTALL} (in a checkout: "
+            ".venv/bin/pip install -c constraints.txt -e '.[beam]'), or prepare without Beam options."
+        ) from err
+    if isinstance(options, pipeline_options.PipelineOptions):
+        return options
+    if isinstance(options, str):
+        options = options.split(",")
+    flags = []
+    for option in options:
+        option = str(option).strip()
+        if not option:
+            continue
+        name = option[2:] if option.startswith("--") else option
+        if not _BEAM_FLAG.fullmatch(name):
+            raise ValueError(f"Beam option {option!r} is not NAME=VALUE (e.g. direct_num_workers=2); "
+                             "pass comma-separated Beam pipeline flags without spaces in the names.")
+        flags.append("--" + name)
+    parsed = pipeline_options.PipelineOptions(flags=flags)
+    try:
+        # Beam drops flags it does not know (with a warning) and runs on: compare what it keeps with all given.
+        with _silenced("apache_beam.options.pipeline_options"):
+            known = parsed.get_all_options(retain_unknown_options=False)
+        given = parsed.get_all_options(retain_unknown_options=True)
+    except SystemExit as err:  # argparse rejects a bad value (e.g. an unknown direct_running_mode)
+        raise ValueError(f"invalid Beam options {flags}: see the message above (Beam's option parser)") from err
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ValueError(f"unknown Beam option(s) {unknown} in {flags}: not flags of Beam's pipeline options "
+                         "(e.g. runner, direct_running_mode, direct_num_workers, project, region, temp_location).")
+    return parsed
+
+
+@contextlib.contextmanager
+def _silenced(logger_name):
+    """The logger's records dropped inside the block (a warning the caller turns into a clearer error)."""
+    target = logging.getLogger(logger_name)
+    disabled, target.disabled = target.disabled, True
+    try:
+        yield
+    finally:
+        target.disabled = disabled
 
 
 def default_data_dir(manual_dir):
@@ -47,13 +128,18 @@ def default_data_dir(manual_dir):
     return None
 
 
-def prepare(name, manual_dir=None, data_dir=None):
+def prepare(name, manual_dir=None, data_dir=None, beam_options=None):
     """Builds (once) and returns the TFDS builder `name` from the files in `manual_dir`.
 
     Args:
         name: "yummly28k", "recipe1m", "rhd" or "stb".
         manual_dir: folder holding the dataset as it ships (or a synthetic one).
         data_dir: where TFDS keeps the prepared copy (default: see module doc).
+        beam_options: None (default: generate in this process), or Apache
+            Beam pipeline options (`beam_pipeline_options`'s argument): the
+            examples are then generated by a Beam pipeline on the runner
+            they name (DirectRunner by default). No progress bar then: the
+            runner reports its own progress.
 
     Returns:
         the prepared `tfds.core.DatasetBuilder`.
@@ -61,28 +147,49 @@ def prepare(name, manual_dir=None, data_dir=None):
     Raises:
         ManualDataError: `manual_dir` is missing or incomplete.
         SourceMismatchError: `data_dir` holds a copy built from other files.
+        BeamNotInstalledError: `beam_options` given without apache-beam installed.
     """
     if name not in NAMES:
         raise ValueError(f"unknown dataset {name!r}; expected one of {NAMES}")
+    beam_options = beam_pipeline_options(beam_options)
     devices.hide_gpus_from_tensorflow()
     if data_dir is None:
         data_dir = default_data_dir(manual_dir)
     builder = tfds.builder(name, data_dir=data_dir)
     if not _is_prepared(builder):
-        logger.info("preparing %s from %s into %s", name, manual_dir, builder.data_dir)
+        logger.info("preparing %s from %s into %s%s", name, manual_dir, builder.data_dir,
+                    " with Apache Beam" if beam_options is not None else "")
         start = time.time()
-        bar = progress.bar(total=_expected_examples(name, manual_dir), description=f"preparing {name}",
-                           unit="examples")
+        if beam_options is None:
+            bar = progress.bar(total=_expected_examples(name, manual_dir), description=f"preparing {name}",
+                               unit="examples")
+        else:
+            bar = contextlib.nullcontext()
+        config = tfds.download.DownloadConfig(manual_dir=manual_dir, beam_options=beam_options)
         with bar, _tfds_quiet():
-            builder.progress = bar
+            builder.progress = bar if beam_options is None else None
             try:
-                builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=manual_dir))
+                builder.download_and_prepare(download_config=config)
             finally:
                 builder.progress = None
         counts = ", ".join(f"{split} {info.num_examples}" for split, info in builder.info.splits.items())
         logger.info("prepared %s in %.1f s: %s examples", name, time.time() - start, counts)
     _check_source(builder, manual_dir)
     return builder
+
+
+def preparation_summary(builder):
+    """One line on a prepared builder: where it is, its split sizes, and what was skipped while preparing.
+
+    `prepare_data.py` prints it; the skip counts are the same with and without Beam.
+    """
+    counts = ", ".join(f"{split} {info.num_examples}" for split, info in builder.info.splits.items())
+    report = builder.info.metadata.get(image_io.SKIP_REPORT_KEY) or {}
+    skipped = "; ".join(
+        f"{split} {sum(reasons.values())}" + (" (" + ", ".join(f"{n} {r}" for r, n in sorted(reasons.items())) + ")"
+                                              if reasons else "")
+        for split, reasons in sorted(report.items())) or "none recorded"
+    return f"{builder.name} {builder.version} in {builder.data_dir}: {counts} examples; skipped examples: {skipped}"
 
 
 def _is_prepared(builder):

@@ -25,6 +25,7 @@ Layout (the official archives, as the inverse-cooking project expects them):
   images, and is skipped (and counted) only if none is left.
 """
 
+import functools
 import json
 
 import numpy as np
@@ -128,28 +129,31 @@ set in this layout."""
         return {split: self._generate_examples(split, items, image_root) for split, items in records.items()}
 
     def _generate_examples(self, split, records, image_root):
-        for record in records:
-            images, image_ids = [], []
-            for image_id in record["image_ids"]:
-                path = image_root / record["partition"] / image_id[0] / image_id[1] / image_id[2] / image_id[3] / image_id
-                try:
-                    images.append(image_io.jpeg_short_side(path.read_bytes(), SHORT_SIDE, str(path)))
-                except (OSError, image_io.BadImageError) as err:
-                    self._skips.skip(split, "bad image", repr(err))
-                    continue
-                image_ids.append(image_id)
-            if not images:
-                self._skips.skip(split, "recipe without a readable image", record["recipe_id"])
-                continue
-            yield record["recipe_id"], {
-                "images": images,
-                "image_ids": image_ids,
-                "ingredients": record["labels"],
-                "ingredient_names": record["names"],
-                "recipe_id": record["recipe_id"],
-                "title": record["title"],
-            }
-        self._skips.publish(self.info, split)
+        return self._examples(split, records, functools.partial(_example, image_root=image_root))
+
+
+def _example(record, skip, *, image_root):
+    """The recipe's example with its readable images; a skip per bad image, and for a recipe left without any."""
+    images, image_ids = [], []
+    for image_id in record["image_ids"]:
+        path = image_root / record["partition"] / image_id[0] / image_id[1] / image_id[2] / image_id[3] / image_id
+        try:
+            images.append(image_io.jpeg_short_side(path.read_bytes(), SHORT_SIDE, str(path)))
+        except (OSError, image_io.BadImageError) as err:
+            skip("bad image", repr(err))
+            continue
+        image_ids.append(image_id)
+    if not images:
+        skip("recipe without a readable image", record["recipe_id"])
+        return
+    yield record["recipe_id"], {
+        "images": images,
+        "image_ids": image_ids,
+        "ingredients": record["labels"],
+        "ingredient_names": record["names"],
+        "recipe_id": record["recipe_id"],
+        "title": record["title"],
+    }
 
 
 def _read_json(path):

@@ -23,6 +23,8 @@ Layout (the unpacked `RHD_published_v2.zip`):
   as do unusable labels (non-finite, behind the camera, zero-length bone).
 """
 
+import functools
+
 import numpy as np
 import tensorflow_datasets as tfds
 
@@ -97,28 +99,33 @@ layout for offline runs."""
             raise safe_pickle.UnsafePickleError(f"{self.name}: refusing {pickle_path}: {err}") from err
         except (ValueError, EOFError) as err:
             raise manual_dir.ManualDataError(f"{self.name}: {pickle_path} is not an RHD annotation file: {err}") from err
-        for sample_id in sorted(annotations):
-            name = f"{sample_id:05d}.png"
-            try:
-                color = image_io.checked_image((folder / "color" / name).read_bytes(), str(folder / "color" / name))
-                depth = image_io.checked_image((folder / "depth" / name).read_bytes(), str(folder / "depth" / name))
-                mask_bytes = (folder / "mask" / name).read_bytes()
-                mask = image_io.decode_image(mask_bytes, mode=None, name=str(folder / "mask" / name))
-            except (OSError, image_io.BadImageError) as err:
-                self._skips.skip(split, "bad image", repr(err))
-                continue
-            labels = mask[..., 0] if mask.ndim == 3 else mask
-            side = hand_annotations.rhd_hand_side(labels)
-            keypoints = hand_annotations.rhd_keypoints(annotations[sample_id], side)
-            problem = hand_annotations.keypoints_problem(keypoints)
-            if problem:
-                self._skips.skip(split, "bad label", f"{folder.name}/{sample_id}: {problem}")
-                continue
-            example = hand_features.common_example(color, keypoints, side)
-            example.update({
-                "mask": mask_bytes if image_io.is_grey_png(mask_bytes) else labels[..., None].astype(np.uint8),
-                "depth": depth,
-                "sample_id": sample_id,
-            })
-            yield f"{split}/{sample_id:05d}", example
-        self._skips.publish(self.info, split)
+        items = [(sample_id, annotations[sample_id]) for sample_id in sorted(annotations)]
+        return self._examples(split, items, functools.partial(_example, split=split, folder=folder))
+
+
+def _example(item, skip, *, split, folder):
+    """A sample's example, or a skip for a missing/corrupt PNG or an unusable label (`ManualBuilder._examples`)."""
+    sample_id, annotation = item
+    name = f"{sample_id:05d}.png"
+    try:
+        color = image_io.checked_image((folder / "color" / name).read_bytes(), str(folder / "color" / name))
+        depth = image_io.checked_image((folder / "depth" / name).read_bytes(), str(folder / "depth" / name))
+        mask_bytes = (folder / "mask" / name).read_bytes()
+        mask = image_io.decode_image(mask_bytes, mode=None, name=str(folder / "mask" / name))
+    except (OSError, image_io.BadImageError) as err:
+        skip("bad image", repr(err))
+        return
+    labels = mask[..., 0] if mask.ndim == 3 else mask
+    side = hand_annotations.rhd_hand_side(labels)
+    keypoints = hand_annotations.rhd_keypoints(annotation, side)
+    problem = hand_annotations.keypoints_problem(keypoints)
+    if problem:
+        skip("bad label", f"{folder.name}/{sample_id}: {problem}")
+        return
+    example = hand_features.common_example(color, keypoints, side)
+    example.update({
+        "mask": mask_bytes if image_io.is_grey_png(mask_bytes) else labels[..., None].astype(np.uint8),
+        "depth": depth,
+        "sample_id": sample_id,
+    })
+    yield f"{split}/{sample_id:05d}", example

@@ -20,6 +20,7 @@ Layout (the released dataset):
   (the folder is incomplete). Reading `.mat` files needs SciPy.
 """
 
+import functools
 import io
 
 import numpy as np
@@ -87,24 +88,30 @@ this layout."""
         }
 
     def _generate_examples(self, split, root, sequences):
+        items = []
         for sequence in sequences:
             hand_para = read_hand_para(root / "labels" / f"{sequence}_BB.mat")
-            for frame in range(hand_para.shape[2]):
-                path = root / "images" / sequence / f"BB_left_{frame}.png"
-                try:
-                    image = image_io.checked_image(path.read_bytes(), str(path))
-                except (OSError, image_io.BadImageError) as err:
-                    self._skips.skip(split, "bad image", repr(err))
-                    continue
-                keypoints = hand_annotations.stb_keypoints(hand_para[:, :, frame])
-                problem = hand_annotations.keypoints_problem(keypoints)
-                if problem:
-                    self._skips.skip(split, "bad label", f"{sequence}/{frame}: {problem}")
-                    continue
-                example = hand_features.common_example(image, keypoints, hand_annotations.LEFT)
-                example.update({"sequence": sequence, "frame": frame})
-                yield f"{sequence}/{frame:05d}", example
-        self._skips.publish(self.info, split)
+            items += [(sequence, frame, hand_para[:, :, frame]) for frame in range(hand_para.shape[2])]
+        return self._examples(split, items, functools.partial(_example, root=root))
+
+
+def _example(item, skip, *, root):
+    """A frame's example, or a skip for a missing/corrupt image or an unusable label (`ManualBuilder._examples`)."""
+    sequence, frame, hand_para = item
+    path = root / "images" / sequence / f"BB_left_{frame}.png"
+    try:
+        image = image_io.checked_image(path.read_bytes(), str(path))
+    except (OSError, image_io.BadImageError) as err:
+        skip("bad image", repr(err))
+        return
+    keypoints = hand_annotations.stb_keypoints(hand_para)
+    problem = hand_annotations.keypoints_problem(keypoints)
+    if problem:
+        skip("bad label", f"{sequence}/{frame}: {problem}")
+        return
+    example = hand_features.common_example(image, keypoints, hand_annotations.LEFT)
+    example.update({"sequence": sequence, "frame": frame})
+    yield f"{sequence}/{frame:05d}", example
 
 
 def read_hand_para(path):

@@ -20,6 +20,7 @@ are kept as context.
   `info.metadata['skipped_examples']`, description); it never stops the build.
 """
 
+import functools
 import hashlib
 import json
 import math
@@ -138,24 +139,27 @@ this layout for offline runs."""
         return {split: self._generate_examples(split, items) for split, items in records.items()}
 
     def _generate_examples(self, split, records):
-        vocabulary = set(self.info.features["ingredients"].feature.names)
-        for record in records:
-            try:
-                data = record["image_path"].read_bytes()
-                image = image_io.checked_image(data, str(record["image_path"]))
-            except (OSError, image_io.BadImageError) as err:
-                self._skips.skip(split, "bad image", repr(err))
-                continue
-            yield record["recipe_id"], {
-                "image": image,
-                "ingredients": [n for n in record["names"] if n in vocabulary],
-                "ingredient_names": record["names"],
-                "ingredient_lines": record["lines"],
-                "recipe_id": record["recipe_id"],
-                "name": record["name"],
-                "cuisine": record["cuisine"],
-            }
-        self._skips.publish(self.info, split)
+        vocabulary = frozenset(self.info.features["ingredients"].feature.names)
+        return self._examples(split, records, functools.partial(_example, vocabulary=vocabulary))
+
+
+def _example(record, skip, *, vocabulary):
+    """The recipe's example, or a skip when its image is missing or corrupt (see `ManualBuilder._examples`)."""
+    try:
+        data = record["image_path"].read_bytes()
+        image = image_io.checked_image(data, str(record["image_path"]))
+    except (OSError, image_io.BadImageError) as err:
+        skip("bad image", repr(err))
+        return
+    yield record["recipe_id"], {
+        "image": image,
+        "ingredients": [n for n in record["names"] if n in vocabulary],
+        "ingredient_names": record["names"],
+        "ingredient_lines": record["lines"],
+        "recipe_id": record["recipe_id"],
+        "name": record["name"],
+        "cuisine": record["cuisine"],
+    }
 
 
 def _text(data):
