@@ -22,11 +22,17 @@ Without Beam (the default) the items are worked through one after the other
 in this process, exactly as a plain generator. When the `DownloadConfig`
 carries Beam options or a Beam runner (`prepare(..., beam_options=...)`,
 `tfds build --beam_pipeline_options`), a split becomes
-`beam.Create(items) | beam.FlatMap(make)`: the per-example work (reading,
-decoding, validating, resizing images) runs in Beam's workers, on any runner
-(DirectRunner, Dataflow, Flink, Spark). What is read once per dataset (the
-JSON metadata, the vocabulary, the annotation files) is still read here, on
-the machine that launches the pipeline.
+`beam.Create(item files) | FlatMap(read) | Reshuffle | FlatMap(make)`: the
+per-example work (reading, decoding, validating, resizing images) runs in
+Beam's workers, on any runner (DirectRunner, Dataflow, Flink, Spark). What is
+read once per dataset (the JSON metadata, the vocabulary, the annotation
+files) is still read here, on the machine that launches the pipeline. The
+items travel to the workers in pickle files of `ITEMS_PER_FILE` items,
+written into the dataset's folder while it is being prepared (TFDS's
+temporary folder, under `data_dir`: on a cluster it must be one the workers
+can read, e.g. `gs://...` for Dataflow) and removed once the pipeline has
+finished; only their paths are in the pipeline itself, which keeps the job
+graph small (Dataflow refuses one over 10 MB).
 
 Skipped examples under Beam are counted with Beam metrics counters
 (`beam.metrics.Metrics.counter`, namespace `cmva_keras/<dataset>/skipped`,
@@ -41,6 +47,7 @@ skipped it.
 
 import functools
 import inspect
+import pickle
 
 import tensorflow_datasets as tfds
 from etils import epath
@@ -48,6 +55,8 @@ from etils import epath
 from cmva_keras.datasets import image_io
 
 SKIP_NAMESPACE = "cmva_keras/{dataset}/skipped"  # the Beam metrics counters' namespace; names are "<split>/<reason>"
+ITEMS_PER_FILE = 1000  # Beam: work items per pickle file (Recipe1M's training split: about 250 files)
+_ITEMS_FOLDER = "beam-items-{split}"  # Beam: the items' files, inside the dataset's folder while it is prepared
 
 
 class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
@@ -106,7 +115,8 @@ class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         """
         if self._beam:
             self._beam_splits.append(split)
-            return _beam_examples(self.name, split, list(items), make)
+            files = _write_items(self.data_path / _ITEMS_FOLDER.format(split=split), list(items))
+            return _beam_examples(self.name, split, files, make)
         return self._local_examples(split, items, make)
 
     def _local_examples(self, split, items, make):
@@ -123,6 +133,7 @@ class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
                     self._skips.counts[split][reason] += count
         for split in self._beam_splits:
             self._skips.publish(self.info, split)
+            (self.data_path / _ITEMS_FOLDER.format(split=split)).rmtree(missing_ok=True)
 
     def _log_download_bytes(self):
         pass  # see the module docstring
@@ -137,15 +148,32 @@ def _counted(examples, bar):
         bar.update()
 
 
-def _beam_examples(dataset, split, items, make):
-    """`beam.Create(items) | beam.FlatMap(make)`, skips counted by Beam metrics counters."""
+def _write_items(folder, items):
+    """Writes `items` into pickle files of `ITEMS_PER_FILE` items in `folder`; returns their paths (str)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for start in range(0, len(items), ITEMS_PER_FILE):
+        path = folder / f"items-{start // ITEMS_PER_FILE:05d}.pickle"
+        path.write_bytes(pickle.dumps(items[start:start + ITEMS_PER_FILE], protocol=pickle.HIGHEST_PROTOCOL))
+        paths.append(str(path))
+    return paths
+
+
+def _read_items(path):
+    # Only files `_write_items` wrote during this preparation, in the dataset's own temporary folder.
+    return pickle.loads(epath.Path(path).read_bytes())
+
+
+def _beam_examples(dataset, split, files, make):
+    """The items' files -> their items -> `make`'s examples, skips counted by Beam metrics counters."""
     import apache_beam as beam
 
     @beam.ptransform_fn
     def examples(pipeline):
-        # Create reshuffles its items by default: a runner spreads them over its workers.
         return (pipeline
-                | "Items" >> beam.Create(items)
+                | "ItemFiles" >> beam.Create(files)
+                | "Items" >> beam.FlatMap(_read_items)
+                | "Spread" >> beam.Reshuffle()  # a file's items go to many workers, not one
                 | "Examples" >> beam.FlatMap(_InWorker(make, dataset, split)))
 
     return examples()  # pylint: disable=no-value-for-parameter

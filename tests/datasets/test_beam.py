@@ -20,6 +20,7 @@ import tensorflow_datasets as tfds
 from dataset_fixtures import SPLITS, fresh_copy, prepared, tiny_folder
 
 from cmva_keras import datasets
+from cmva_keras.datasets import builder_base
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 IN_PROCESS = "direct_num_workers=1"  # DirectRunner, in memory, one worker: the fastest Beam run
@@ -62,6 +63,13 @@ def _records(builder, split):
                   for record in tf.data.TFRecordDataset(files))
 
 
+def _other_files(builder):
+    """The prepared folder's files other than the records (which the two writers may shard differently)."""
+    files = sorted(f for f in os.listdir(builder.data_dir) if ".tfrecord-" not in f)
+    assert "dataset_info.json" in files, files
+    return files
+
+
 def _assert_same_feature(got, expected, where):
     if isinstance(expected, dict):
         assert sorted(got) == sorted(expected), where
@@ -85,6 +93,8 @@ def assert_same_dataset(beam_built, default):
         for key, example in expected.items():
             _assert_same_feature(got[key], example, f"{default.name}/{split}/{key}")
         assert _records(beam_built, split) == _records(default, split), split
+    assert not glob.glob(os.path.join(beam_built.data_dir, "beam-items-*"))  # the work items' files are removed
+    assert _other_files(beam_built) == _other_files(default)
     assert dict(beam_built.info.metadata) == dict(default.info.metadata)
     assert beam_built.info.description == default.info.description
     if "ingredients" in default.info.features:
@@ -173,7 +183,8 @@ def _prepare_damaged_both_ways(name, tmp_path, beam_options):
 
 
 @pytest.mark.parametrize("name", ["yummly28k", "recipe1m", "rhd", "stb"])
-def test_beam_skips_and_counts_the_same_corrupt_files(beam, tmp_path, name):
+def test_beam_skips_and_counts_the_same_corrupt_files(beam, tmp_path, monkeypatch, name):
+    monkeypatch.setattr(builder_base, "ITEMS_PER_FILE", 5)  # several files of work items per split
     default, built = _prepare_damaged_both_ways(name, tmp_path, IN_PROCESS)
     assert sum(info.num_examples for info in built.info.splits.values()) < sum(SPLITS[name].values())
     assert_same_dataset(built, default)
@@ -183,8 +194,9 @@ def test_beam_skips_and_counts_the_same_corrupt_files(beam, tmp_path, name):
     assert "Skipped while building" in reloaded.info.description  # also after reloading (from metadata.json)
 
 
-def test_two_beam_worker_processes_give_the_same_dataset_and_counts(beam, tmp_path):
+def test_two_beam_worker_processes_give_the_same_dataset_and_counts(beam, tmp_path, monkeypatch):
     # The counters are incremented in two worker processes and summed by the runner.
+    monkeypatch.setattr(builder_base, "ITEMS_PER_FILE", 3)
     default, built = _prepare_damaged_both_ways("rhd", tmp_path, "direct_running_mode=multi_processing,"
                                                                  "direct_num_workers=2")
     assert default.info.metadata["skipped_examples"] == {"train": {"bad image": 1}, "test": {"bad image": 1}}
