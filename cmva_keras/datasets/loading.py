@@ -46,6 +46,7 @@ _SYNTHETIC_EXAMPLES = {
 
 BEAM_INSTALL = "pip install 'cmva-keras[beam]'"  # in a checkout: .venv/bin/pip install -c constraints.txt -e '.[beam]'
 _BEAM_FLAG = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(=.*)?", re.DOTALL)
+_WORKER_LOG_LEVEL = "default_sdk_harness_log_level"
 
 
 class SourceMismatchError(RuntimeError):
@@ -65,7 +66,9 @@ def beam_pipeline_options(options):
             a list of such flags; a `PipelineOptions` (returned as is); or
             None / "" (no Beam: returns None). A value cannot hold a comma
             (as with `tfds build --beam_pipeline_options`); pass a list or a
-            `PipelineOptions` for that.
+            `PipelineOptions` for that. Unless the flags set it,
+            `default_sdk_harness_log_level=WARNING` is added: the workers
+            then log the examples they skip, not every bundle they process.
 
     Raises:
         BeamNotInstalledError: apache-beam is not installed (the message says how to install it).
@@ -74,6 +77,9 @@ def beam_pipeline_options(options):
     if options is None or (isinstance(options, str) and not options.strip()):
         return None
     try:
+        with _beam_info_quiet(True), _dropped(logging.getLogger(), "apitools not found"):
+            # Importing Beam says at INFO and WARNING that its optional Google Cloud clients are missing.
+            import apache_beam  # noqa: F401
         from apache_beam.options import pipeline_options
     except ImportError as err:
         raise BeamNotInstalledError(
@@ -95,6 +101,8 @@ def beam_pipeline_options(options):
             raise ValueError(f"Beam option {option!r} is not NAME=VALUE (e.g. direct_num_workers=2); "
                              "pass comma-separated Beam pipeline flags without spaces in the names.")
         flags.append("--" + name)
+    if not any(f.split("=", 1)[0] == "--" + _WORKER_LOG_LEVEL for f in flags):
+        flags.append(f"--{_WORKER_LOG_LEVEL}=WARNING")  # the workers' skip warnings, not their INFO chatter
     parsed = pipeline_options.PipelineOptions(flags=flags)
     try:
         # Beam drops flags it does not know (with a warning) and runs on: compare what it keeps with all given.
@@ -166,7 +174,7 @@ def prepare(name, manual_dir=None, data_dir=None, beam_options=None):
         else:
             bar = contextlib.nullcontext()
         config = tfds.download.DownloadConfig(manual_dir=manual_dir, beam_options=beam_options)
-        with bar, _tfds_quiet():
+        with bar, _tfds_quiet(), _beam_info_quiet(beam_options is not None):
             builder.progress = bar if beam_options is None else None
             try:
                 builder.download_and_prepare(download_config=config)
@@ -240,6 +248,30 @@ def _tfds_quiet():
     finally:
         tfds_logger.removeFilter(drop_info)
         tfds.display_progress_bar(shown)
+
+
+@contextlib.contextmanager
+def _dropped(target, text):
+    """`target`'s records containing `text` dropped inside the block."""
+    drop = _DropMessage(text)
+    target.addFilter(drop)
+    try:
+        yield
+    finally:
+        target.removeFilter(drop)
+
+
+@contextlib.contextmanager
+def _beam_info_quiet(active):
+    """Beam's own INFO lines (runner start-up, servers, bundles) off while `prepare` runs a pipeline; warnings stay."""
+    beam_logger = logging.getLogger("apache_beam")
+    level = beam_logger.level
+    if active and beam_logger.getEffectiveLevel() < logging.WARNING:
+        beam_logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        beam_logger.setLevel(level)
 
 
 def _check_source(builder, manual_dir):

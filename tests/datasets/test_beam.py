@@ -194,6 +194,7 @@ def test_beam_skips_and_counts_the_same_corrupt_files(beam, tmp_path, monkeypatc
     assert "Skipped while building" in reloaded.info.description  # also after reloading (from metadata.json)
 
 
+@pytest.mark.slow  # two worker processes, each loading TensorFlow: 15-30 s on 2 cores
 def test_two_beam_worker_processes_give_the_same_dataset_and_counts(beam, tmp_path, monkeypatch):
     # The counters are incremented in two worker processes and summed by the runner.
     monkeypatch.setattr(builder_base, "ITEMS_PER_FILE", 3)
@@ -214,6 +215,9 @@ def test_beam_options_parse_like_tfds_build(beam):
         "runner": "DataflowRunner", "project": "my-project", "region": "europe-west4",
         "temp_location": "gs://bucket/tmp"}
     assert dataflow.get_all_options()["extra_packages"] == ["dist/cmva_keras-0.1.0-py3-none-any.whl"]
+    assert options.get_all_options()["default_sdk_harness_log_level"] == "WARNING"  # added unless given
+    chatty = datasets.beam_pipeline_options("direct_num_workers=2,default_sdk_harness_log_level=DEBUG")
+    assert chatty.get_all_options()["default_sdk_harness_log_level"] == "DEBUG"
     assert datasets.beam_pipeline_options(options) is options
     assert datasets.beam_pipeline_options(None) is None and datasets.beam_pipeline_options(" ") is None
 
