@@ -215,6 +215,10 @@ def test_beam_options_parse_like_tfds_build(beam):
         "runner": "DataflowRunner", "project": "my-project", "region": "europe-west4",
         "temp_location": "gs://bucket/tmp"}
     assert dataflow.get_all_options()["extra_packages"] == ["dist/cmva_keras-0.1.0-py3-none-any.whl"]
+    flink = datasets.beam_pipeline_options("runner=FlinkRunner,flink_master=localhost:8081,environment_type=LOOPBACK")
+    assert flink.get_all_options()["flink_master"] == "localhost:8081"
+    spark = datasets.beam_pipeline_options("runner=SparkRunner,spark_master_url=spark://host:7077")
+    assert spark.get_all_options()["spark_master_url"] == "spark://host:7077"
     assert options.get_all_options()["default_sdk_harness_log_level"] == "WARNING"  # added unless given
     chatty = datasets.beam_pipeline_options("direct_num_workers=2,default_sdk_harness_log_level=DEBUG")
     assert chatty.get_all_options()["default_sdk_harness_log_level"] == "DEBUG"
