@@ -5,10 +5,18 @@ From the repository root:
   .venv/bin/python benchmarks/run.py --backend all --threads 1   # the table of docs/benchmarks.md (5-7 min, 2 CPUs)
   .venv/bin/python benchmarks/run.py --backend torch --quick     # seconds-long smoke run
   .venv/bin/python benchmarks/run.py --scaling --backend jax --devices 1,2   # data-parallel steps/s
+  .venv/bin/python benchmarks/run.py --tasks_speed --backend all   # task models: images/s, input wait, serving
 
 `--scaling` times each task's default model on 1, 2, ... devices instead
 (`cmva_benchmark/scaling.py`): the first N GPUs where there are some, else N
 virtual CPU devices; it writes <out>/scaling.{md,json}.
+
+`--tasks_speed` times each task's default model as training runs it, on its
+real input pipeline and on the same batches held in memory, per backend and
+phase: images/s, the fraction of step time lost to the input, and the
+exported SavedModel's serving latency at batch 1 and 64
+(`cmva_benchmark/tasks_speed.py`, `cmva_benchmark/serving.py`); it writes
+<out>/tasks_speed.{md,json}.
 
 Each backend runs in its own process (KERAS_BACKEND is fixed per process).
 Before timing, each hand-written loop's first-step loss is checked against
@@ -46,8 +54,46 @@ def parse_args(argv):
     parser.add_argument("--scaling", action="store_true",
                         help="Data-parallel scaling of the tasks' default models (jax or tensorflow).")
     parser.add_argument("--devices", default="1,2", help="--scaling: device counts, e.g. 1,2,4,8.")
-    parser.add_argument("--tasks", default="food,hand", help="--scaling: tasks whose default model is timed.")
+    parser.add_argument("--tasks", default="food,hand",
+                        help="--scaling, --tasks_speed: tasks whose default model is timed.")
+    parser.add_argument("--tasks_speed", action="store_true",
+                        help="Task models per backend: images/s per phase, input wait fraction, serving latency.")
+    parser.add_argument("--memory_batches", type=int, default=8,
+                        help="--tasks_speed: batches held in memory for the no-input-cost reference.")
+    parser.add_argument("--serving_calls", type=int, default=20,
+                        help="--tasks_speed: timed calls per signature and batch size (0: no serving).")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="--tasks_speed: config override of both tasks, e.g. data.cache=none.")
     return parser.parse_args(argv)
+
+
+def tasks_speed(args):
+    """`--tasks_speed`: the task models' training and serving figures; writes tasks_speed.{md,json}."""
+    import json
+
+    from cmva_benchmark.report import machine_info
+    from cmva_benchmark.serving import run_serving
+    from cmva_benchmark.tasks_speed import DEFAULT_PHASES, markdown_report, run_tasks_speed
+
+    backends = BACKENDS if args.backend == "all" else (args.backend,)
+    task_names = args.tasks.split(",")
+    phases = tuple(int(p) for p in args.phases.split(",")) if args.phases else DEFAULT_PHASES
+    machine = dict(machine_info(), load_before=round(os.getloadavg()[0], 2), threads=args.threads or "default")
+    results = run_tasks_speed(backends, task_names, phases=phases, steps=args.steps or 10, rounds=args.rounds or 3,
+                              memory_batches=args.memory_batches, overrides=args.set, threads=args.threads,
+                              timeout=args.timeout)
+    serving = (run_serving(task_names, calls=args.serving_calls, threads=args.threads, timeout=args.timeout)
+               if args.serving_calls else [])
+    machine["load_after"] = round(os.getloadavg()[0], 2)
+    command = " ".join(["python benchmarks/run.py"] + (sys.argv[1:] if len(sys.argv) > 1 else []))
+    text = markdown_report(results, serving, command, machine)
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "tasks_speed.md"), "w") as f:
+        f.write(text)
+    with open(os.path.join(args.out, "tasks_speed.json"), "w") as f:
+        json.dump({"command": command, "machine": machine, "training": results, "serving": serving}, f, indent=1)
+    print(text)
+    return results, serving
 
 
 def scaling(args):
@@ -77,6 +123,8 @@ def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.scaling:
         return scaling(args)
+    if args.tasks_speed:
+        return tasks_speed(args)
     overrides = {}
     if args.rounds is not None:
         overrides["rounds"] = args.rounds

@@ -1,0 +1,255 @@
+"""The task models' training speed and how much of it the input pipeline costs.
+
+`python benchmarks/run.py --tasks_speed [--backend all] [--tasks food,hand] [--phases 1,2,3]`
+runs one process per backend (KERAS_BACKEND is fixed per process). Each
+process, for each task, builds the run exactly as `scripts/train.py` does for
+the default variant: `training.setup.build_datasets` (the embedded offline
+synthetic dataset, the task's training pipeline with its cache, shuffling
+and augmentation), the default model, compiled with the run's optimizer and
+`jit_compile`. Then, for each phase (`model.set_phase`), it times Keras `fit`
+twice on the same compiled step:
+
+- **pipeline**: on the training pipeline itself (repeated), the path a
+  training run takes;
+- **in memory**: on `memory_batches` batches taken from that same pipeline
+  beforehand and served from memory (`tf.data.Dataset.from_tensor_slices`
+  of the stacked batches, repeated, prefetched): the same shapes, dtypes and
+  Keras data adapter, but no decoding or augmentation while training.
+
+Each round is one `fit` of two epochs of `steps` steps: the first epoch
+(compilation, a new iterator whose shuffle buffer fills) is not timed; the
+second is, from its first batch's start to its end (`timing.EpochTimer`), in
+wall and in process CPU time (all threads, so the tf.data threads too).
+Pipeline and in-memory rounds alternate (pipeline, memory, memory, pipeline,
+...), so that the load of other processes, which drifts over minutes on a
+shared machine, weighs on both alike. Figures are medians over rounds.
+
+**Input wait fraction** = 1 - (in-memory seconds per step) / (pipeline
+seconds per step), floored at 0: the part of a training step's wall time
+that goes away when the input costs nothing. Why not time `next()` on the
+iterator: on TensorFlow, `fit` calls `next` inside its compiled function;
+on JAX and torch, Keras prefetches batches on its own, so a callback's gap
+between `on_train_batch_end` and the next `on_train_batch_begin` misses the
+wait. The difference of two `fit`s on one compiled step measures, through
+the path `fit` takes, both the time the step blocks on the iterator and the
+time the pipeline's threads take the cores from the step (on 2 CPUs these
+are the same cores), which is what training loses to its input.
+**Input CPU share** = 1 - (in-memory CPU-s per step) / (pipeline CPU-s per
+step): the part of the process's CPU time the pipeline takes.
+
+Also per task: the pipeline alone (batches read with no model), and the
+cache fill (the one decoding pass at start-up, `pipelines.common.cache`).
+Serving latency (`serving.py`) completes the report.
+"""
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+DEFAULT_PHASES = (1, 2, 3)
+
+
+def input_wait_fraction(pipeline_seconds, memory_seconds):
+    """1 - memory / pipeline seconds per step, floored at 0 (noise can make memory slower); None if unknown."""
+    if not pipeline_seconds or memory_seconds is None:
+        return None
+    return max(0.0, 1.0 - memory_seconds / pipeline_seconds)
+
+
+def round_times(fit, steps, rounds):
+    """Runs `fit(epochs, callbacks)` for 1 + `rounds` epochs; returns the timed rounds' (wall, CPU) seconds.
+
+    `steps`: the steps per epoch `fit` runs (for the record). The first epoch is warm-up (compilation, buffers filling) and is dropped.
+    """
+    from cmva_benchmark.timing import EpochTimer
+
+    class RoundTimer(EpochTimer):
+        def __init__(self):
+            super().__init__()
+            self.rounds = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            super().on_epoch_end(epoch, logs)
+            self.rounds.append((self.seconds, self.cpu_seconds))
+
+    timer = RoundTimer()
+    fit(1 + rounds, [timer])
+    return timer.rounds[1:]
+
+
+def summarize_rounds(rounds, steps, batch_size):
+    """Per-step medians of `(wall, CPU)` rounds: seconds, CPU seconds, images/s, images per CPU-s."""
+    wall = statistics.median(w for w, _ in rounds) / steps
+    cpu = statistics.median(c for _, c in rounds) / steps
+    return {"step_s": wall, "step_cpu_s": cpu, "images_per_s": batch_size / wall,
+            "images_per_cpu_s": batch_size / cpu if cpu > 0 else None,
+            "rounds_s": [w for w, _ in rounds], "rounds_cpu_s": [c for _, c in rounds]}
+
+
+def in_memory(dataset, num_batches):
+    """`num_batches` batches of `dataset` as a repeated, prefetched in-memory `tf.data.Dataset` of whole batches."""
+    import numpy as np
+    import tensorflow as tf
+
+    batches = list(dataset.take(num_batches).as_numpy_iterator())
+    if len(batches) < num_batches:
+        raise ValueError(f"The pipeline gave {len(batches)} batches, fewer than the {num_batches} asked for.")
+    stacked = tuple(np.stack([b[i] for b in batches]) for i in range(len(batches[0])))
+    return tf.data.Dataset.from_tensor_slices(stacked).repeat().prefetch(tf.data.AUTOTUNE)
+
+
+def compare_input(model, pipeline, memory, *, steps, rounds, batch_size, callbacks=()):
+    """`fit` of the compiled `model` on `pipeline` and on `memory`, in alternating rounds; figures and fractions.
+
+    Each round is one `fit` of two epochs of `steps` steps per dataset, the
+    first untimed (a new iterator: the pipeline's shuffle buffer fills); the
+    two datasets alternate, ABBA, so that a change in the machine's load
+    over the run weighs on both alike. Returns `{"pipeline": summary,
+    "memory": summary, "input_wait_fraction", "input_cpu_share"}`
+    (summaries of `summarize_rounds`).
+    """
+    datasets = {"pipeline": pipeline, "memory": memory}
+    timed_rounds = {"pipeline": [], "memory": []}
+    for round_index in range(rounds):
+        order = ("pipeline", "memory") if round_index % 2 == 0 else ("memory", "pipeline")
+        for name in order:
+            def fit(epochs, callbacks_, dataset=datasets[name]):
+                model.fit(dataset, epochs=epochs, steps_per_epoch=steps, shuffle=False, verbose=0,
+                          callbacks=callbacks_ + list(callbacks))
+
+            timed_rounds[name] += round_times(fit, steps, 1)
+    timed = {name: summarize_rounds(timed_rounds[name], steps, batch_size) for name in datasets}
+    timed["input_wait_fraction"] = input_wait_fraction(timed["pipeline"]["step_s"], timed["memory"]["step_s"])
+    timed["input_cpu_share"] = input_wait_fraction(timed["pipeline"]["step_cpu_s"], timed["memory"]["step_cpu_s"])
+    return timed
+
+
+def pipeline_alone(dataset, steps):
+    """Wall and CPU seconds per batch of reading `steps` batches of `dataset` with no model (after one batch)."""
+    iterator = iter(dataset)
+    next(iterator)
+    start, cpu = time.perf_counter(), time.process_time()
+    for _ in range(steps):
+        next(iterator)
+    return {"batch_s": (time.perf_counter() - start) / steps, "batch_cpu_s": (time.process_time() - cpu) / steps}
+
+
+def measure_task(task_name, phases=DEFAULT_PHASES, steps=10, rounds=3, memory_batches=8, overrides=(), log=print):
+    """One task's figures on this process's backend (see the module docstring); returns a JSON-able dict."""
+    import keras
+
+    from cmva_keras.training.config import resolve_config
+    from cmva_keras.training.loop import make_optimizer
+    from cmva_keras.training.setup import build_datasets, build_model
+
+    config = resolve_config(task_name, "default", overrides=list(overrides))
+    keras.utils.set_random_seed(config.seed)
+    start = time.perf_counter()
+    data = build_datasets(config)  # the training pipeline; its cache is filled here
+    build_s = time.perf_counter() - start
+    train = data.train if data.train_steps else data.train.repeat()
+    batch_size = int(config.train.batch_size)
+    alone = pipeline_alone(train, steps)
+    memory = in_memory(train, memory_batches)
+    model = build_model(config, data)
+    model.build((None,) + tuple(data.input_shape))
+    model.compile(optimizer=make_optimizer(config.train), jit_compile=config.train.jit_compile)
+    result = {
+        "task": task_name, "backend": keras.backend.backend(), "batch_size": batch_size,
+        "input_shape": list(data.input_shape), "parameters": int(model.count_params()),
+        "cache": str(config.data.get("cache", "")), "datasets_build_s": build_s,
+        "pipeline_alone": dict(alone, images_per_s=batch_size / alone["batch_s"]),
+        "steps": steps, "rounds": rounds, "memory_batches": memory_batches, "phases": {},
+    }
+    for phase in phases:
+        model.set_phase(phase)
+        timed = compare_input(model, train, memory, steps=steps, rounds=rounds, batch_size=batch_size)
+        timed["load_after"] = os.getloadavg()[0]
+        result["phases"][str(phase)] = timed
+        log(f"{result['backend']} {task_name} phase {phase}: {timed['pipeline']['images_per_s']:.1f} images/s, "
+            f"input wait {timed['input_wait_fraction']:.1%}")
+    return result
+
+
+def run_tasks_speed(backends, task_names, phases=DEFAULT_PHASES, steps=10, rounds=3, memory_batches=8,
+                    overrides=(), threads=None, timeout=None):
+    """One process per backend, each measuring every task; returns `{backend: {task: result}}`."""
+    from cmva_benchmark.launcher import worker_environment
+
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend in backends:
+            out = os.path.join(tmp, f"{backend}.json")
+            arguments = json.dumps({"tasks": list(task_names), "phases": list(phases), "steps": steps,
+                                    "rounds": rounds, "memory_batches": memory_batches,
+                                    "overrides": list(overrides)})
+            command = [sys.executable, "-m", "cmva_benchmark.tasks_speed", arguments, out]
+            completed = subprocess.run(command, env=worker_environment(backend, threads), timeout=timeout)
+            if completed.returncode != 0:
+                raise RuntimeError(f"The {backend} task-speed process failed with exit code "
+                                   f"{completed.returncode}; its output is above.")
+            with open(out) as f:
+                results[backend] = json.load(f)
+    return results
+
+
+def _pct(value):
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def training_table(results):
+    """Markdown table: one row per (task, backend, phase) of `{backend: {task: measure_task(...)}}`."""
+    lines = ["| task | backend | phase | images/s | images/s, input in memory | input wait | "
+             "images per CPU-s | input CPU share | pipeline alone, images/s |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for backend, tasks in results.items():
+        for task_name, r in tasks.items():
+            for phase, p in r["phases"].items():
+                cpu = p["pipeline"]["images_per_cpu_s"]
+                lines.append(
+                    f"| {task_name} | {backend} | {phase} | {p['pipeline']['images_per_s']:.1f} | "
+                    f"{p['memory']['images_per_s']:.1f} | {_pct(p['input_wait_fraction'])} | "
+                    f"{'n/a' if cpu is None else f'{cpu:.1f}'} | {_pct(p['input_cpu_share'])} | "
+                    f"{r['pipeline_alone']['images_per_s']:.0f} |")
+    return "\n".join(lines)
+
+
+def markdown_report(results, serving, command, machine):
+    """The whole `--tasks_speed` report: command, machine, training table, serving table."""
+    from cmva_benchmark.serving import serving_table
+
+    out = [f"Command: `{command}`", "",
+           f"Machine: {machine['nproc']} CPUs ({machine['cpu_model']}), {machine['platform']}, "
+           f"Python {machine['python']}; run {machine['date']}; load average {machine.get('load_before', 'n/a')} "
+           f"before, {machine.get('load_after', 'n/a')} after.", ""]
+    if results:
+        first = next(iter(next(iter(results.values())).values()))
+        out += [f"Training: the default config of each task on its offline synthetic data, batch "
+                f"{first['batch_size']}; per phase, {first['rounds']} rounds of {first['steps']} steps on each input, "
+                f"alternating, each after an untimed epoch; medians; in memory: {first['memory_batches']} batches "
+                "of the same pipeline.", "",
+                training_table(results), ""]
+    if serving:
+        out += ["Serving: the exported SavedModel (TensorFlow backend, untrained weights of the default "
+                "model), `tf.saved_model.load`, called through its signatures.", "", serving_table(serving), ""]
+    return "\n".join(out)
+
+
+def main(argv):
+    arguments = json.loads(argv[1])
+    results = {}
+    for task_name in arguments["tasks"]:
+        results[task_name] = measure_task(
+            task_name, phases=tuple(arguments["phases"]), steps=arguments["steps"], rounds=arguments["rounds"],
+            memory_batches=arguments["memory_batches"], overrides=arguments.get("overrides", ()),
+            log=lambda message: print(message, flush=True))
+    with open(argv[2], "w") as f:
+        json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,146 @@
+"""The task-model benchmark (`--tasks_speed`): the input-wait measurement, the serving helpers, the report.
+
+The two `fit` measurements use a tiny Dense model and sleeps (which take wall
+time but no CPU), so that their outcome does not depend on the machine's load:
+a pipeline slower than the step shows a large wait, one that prefetching
+hides behind a slower step shows almost none.
+"""
+
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from cmva_benchmark.serving import percentiles, serving_table, signature_inputs
+from cmva_benchmark.tasks_speed import (
+    compare_input,
+    in_memory,
+    input_wait_fraction,
+    markdown_report,
+    summarize_rounds,
+    training_table,
+)
+
+BATCH = 8
+
+
+def test_input_wait_fraction_is_the_share_of_the_step_the_input_costs():
+    assert input_wait_fraction(0.2, 0.15) == pytest.approx(0.25)
+    assert input_wait_fraction(0.1, 0.1) == 0.0
+    assert input_wait_fraction(0.1, 0.12) == 0.0  # noise: memory slower than the pipeline
+    assert input_wait_fraction(None, 0.1) is None
+
+
+def test_rounds_are_summarised_per_step_as_medians():
+    summary = summarize_rounds([(1.0, 2.0), (3.0, 1.0), (2.0, 4.0)], steps=10, batch_size=32)
+    assert summary["step_s"] == pytest.approx(0.2) and summary["step_cpu_s"] == pytest.approx(0.2)
+    assert summary["images_per_s"] == pytest.approx(160.0)
+
+
+def _sleepy_pipeline(seconds, prefetch):
+    """Batches of (x (BATCH, 4), y (BATCH, 1)), each delayed by `seconds` of sleep in the pipeline."""
+    x, y = np.ones((BATCH, 4), "float32"), np.zeros((BATCH, 1), "float32")
+
+    def slow(x, y):
+        tf.py_function(lambda: time.sleep(seconds), [], [])
+        return x, y
+
+    ds = tf.data.Dataset.from_tensors((x, y)).repeat().map(slow)
+    return ds.prefetch(4) if prefetch else ds
+
+
+def _model():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    return model
+
+
+class _SlowStep(keras.callbacks.Callback):
+    """Makes every training step last at least `seconds` longer (as a heavy model would)."""
+
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds = seconds
+
+    def on_train_batch_begin(self, batch, logs=None):
+        time.sleep(self.seconds)
+
+
+def test_a_pipeline_slower_than_the_step_shows_a_large_input_wait():
+    pipeline = _sleepy_pipeline(0.04, prefetch=False)
+    timed = compare_input(_model(), pipeline, in_memory(pipeline, 2), steps=6, rounds=2, batch_size=BATCH)
+    # About 40 ms of input against a step of about 1 ms: most of the step is waiting.
+    assert timed["input_wait_fraction"] > 0.5
+    assert timed["pipeline"]["images_per_s"] < timed["memory"]["images_per_s"]
+
+
+def test_a_pipeline_hidden_behind_a_slower_step_shows_almost_no_input_wait():
+    pipeline = _sleepy_pipeline(0.005, prefetch=True)
+    timed = compare_input(_model(), pipeline, in_memory(pipeline, 2), steps=6, rounds=2, batch_size=BATCH,
+                          callbacks=[_SlowStep(0.04)])
+    # 5 ms of input prefetched during 40 ms steps: a few percent at most, against 1 - 40 / 45 = 11% if it were not.
+    assert timed["input_wait_fraction"] < 0.08
+
+
+def test_in_memory_batches_are_the_pipelines_batches_repeated():
+    pipeline = tf.data.Dataset.range(6).map(lambda i: (tf.fill((2, 3), tf.cast(i, tf.float32)), i))
+    memory = list(in_memory(pipeline, 3).take(5).as_numpy_iterator())
+    assert [int(y) for _, y in memory] == [0, 1, 2, 0, 1]
+    np.testing.assert_array_equal(memory[2][0], np.full((2, 3), 2.0))
+    with pytest.raises(ValueError, match="fewer"):
+        in_memory(pipeline, 7)
+
+
+def test_percentiles_of_call_times():
+    figures = percentiles([0.001 * i for i in range(1, 11)])  # 1 .. 10 ms
+    assert figures["median_ms"] == pytest.approx(5.5) and figures["p90_ms"] == pytest.approx(9.1)
+
+
+class _Signature:
+    structured_input_signature = ((), {
+        "image_bytes": tf.TensorSpec([None], tf.string), "hand_side": tf.TensorSpec([None], tf.int32),
+        "scale_mm": tf.TensorSpec([None], tf.float32)})
+
+
+def test_signature_inputs_fill_extra_inputs_with_zeros_of_the_batch():
+    encoded = np.array([b"a", b"b", b"c"], dtype=object)
+    inputs = signature_inputs(_Signature(), encoded, np.zeros((3, 2, 2, 3), np.uint8), batch=2)
+    assert inputs["image_bytes"].numpy().tolist() == [b"a", b"b"]
+    assert inputs["hand_side"].dtype == tf.int32 and inputs["hand_side"].numpy().tolist() == [0, 0]
+    assert inputs["scale_mm"].dtype == tf.float32 and inputs["scale_mm"].shape == (2,)
+
+
+def _phase(images_per_s, memory_images_per_s):
+    pipeline = summarize_rounds([(32 / images_per_s, 64 / images_per_s)], 1, 32)
+    memory = summarize_rounds([(32 / memory_images_per_s, 64 / memory_images_per_s)], 1, 32)
+    return {"pipeline": pipeline, "memory": memory,
+            "input_wait_fraction": input_wait_fraction(pipeline["step_s"], memory["step_s"]),
+            "input_cpu_share": input_wait_fraction(pipeline["step_cpu_s"], memory["step_cpu_s"])}
+
+
+def _results():
+    task = {"batch_size": 32, "steps": 10, "rounds": 3, "memory_batches": 8,
+            "pipeline_alone": {"images_per_s": 5000.0}, "phases": {"1": _phase(100.0, 100.0), "2": _phase(90.0, 100.0)}}
+    return {"tensorflow": {"food": task, "hand": task}, "jax": {"food": task}}
+
+
+def test_training_table_has_one_row_per_backend_task_and_phase():
+    lines = training_table(_results()).splitlines()
+    assert len(lines) == 2 + 3 * 2
+    cells = [c.strip() for c in lines[3].split("|")[1:-1]]
+    assert cells[:6] == ["food", "tensorflow", "2", "90.0", "100.0", "10.0%"]
+    assert [c.strip() for c in lines[2].split("|")[1:-1]][5] == "0.0%"
+
+
+def test_report_holds_the_command_machine_training_and_serving_tables():
+    serving = [{"task": "food", "signature": "serving_bytes", "batch": b, "image_shape": [240, 360, 3],
+                "median_ms": 10.0 * b, "p90_ms": 12.0 * b, "images_per_s": 100.0} for b in (1, 64)]
+    machine = {"nproc": 2, "cpu_model": "cpu", "platform": "linux", "python": "3.11", "date": "today",
+               "load_before": 1.0, "load_after": 2.0}
+    text = markdown_report(_results(), serving, "python benchmarks/run.py --tasks_speed", machine)
+    assert "`python benchmarks/run.py --tasks_speed`" in text and "load average 1.0 before, 2.0 after" in text
+    assert "| jax | 2 |" in text.replace("| food | jax | 2 |", "| jax | 2 |")
+    assert "| food | `serving_bytes` | encoded bytes | 64 | 640.0 | 768.0 | 100 |" in text
+    assert serving_table(serving).count("\n") == 3
