@@ -118,6 +118,22 @@ def beam_pipeline_options(options):
     return parsed
 
 
+def _check_cloud_paths(beam_options, **paths):
+    """On Dataflow, the workers read manual_dir and data_dir (the work items): both must be Cloud Storage paths."""
+    if beam_options is None:
+        return
+    runner = str(beam_options.get_all_options().get("runner") or "")
+    if "dataflow" not in runner.lower():
+        return
+    local = {name: path for name, path in paths.items() if not str(path or "").startswith("gs://")}
+    if local:
+        raise ValueError(
+            f"runner={runner}: Dataflow's workers read the dataset's files and the work items from manual_dir and "
+            f"data_dir, so both must be Cloud Storage paths (gs://BUCKET/...); got "
+            + ", ".join(f"{name}={path!r}" for name, path in local.items())
+            + ". Copy the dataset to a bucket (gsutil -m cp -r DIR gs://BUCKET/...) and pass both as gs:// paths.")
+
+
 @contextlib.contextmanager
 def _silenced(logger_name):
     """The logger's records dropped inside the block (a warning the caller turns into a clearer error)."""
@@ -160,6 +176,7 @@ def prepare(name, manual_dir=None, data_dir=None, beam_options=None):
     if name not in NAMES:
         raise ValueError(f"unknown dataset {name!r}; expected one of {NAMES}")
     beam_options = beam_pipeline_options(beam_options)
+    _check_cloud_paths(beam_options, manual_dir=manual_dir, data_dir=data_dir)
     devices.hide_gpus_from_tensorflow()
     if data_dir is None:
         data_dir = default_data_dir(manual_dir)

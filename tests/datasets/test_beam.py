@@ -238,6 +238,17 @@ def test_bad_beam_options_are_refused_before_preparing(beam, tmp_path, options, 
     assert not (tmp_path / "tfds").exists()
 
 
+def test_dataflow_needs_cloud_storage_paths(beam, tmp_path):
+    options = "runner=DataflowRunner,project=p,region=europe-west4,temp_location=gs://bucket/tmp"
+    with pytest.raises(ValueError) as info:
+        datasets.prepare("recipe1m", manual_dir=tiny_folder("recipe1m"), data_dir="gs://bucket/tfds",
+                         beam_options=options)
+    assert "must be Cloud Storage paths" in str(info.value) and "manual_dir=" in str(info.value)
+    assert "data_dir=" not in str(info.value)
+    with pytest.raises(ValueError, match="data_dir=None"):
+        datasets.prepare("recipe1m", manual_dir="gs://bucket/recipe1M", beam_options=options)
+
+
 def _without_beam(monkeypatch):
     """Makes `import apache_beam` fail as it does where the extra is not installed."""
     for module in [m for m in sys.modules if m == "apache_beam" or m.startswith("apache_beam.")]:
