@@ -22,9 +22,22 @@ learning rate is the configured one (never rescaled).
 
 Only process 0 writes the workdir. The other processes of a multi-process
 job run the same callbacks in a scratch folder of their own, seeded with the
-workdir's resume state (`backup/`, the best-epoch weights and the JSON
-records), so that every process resumes from the same epoch with the same
-weights.
+resume state process 0 reads from the workdir (`backup/`, the best-epoch
+weights and the JSON records) and sends them, so that every process resumes
+from the same epoch with the same weights, whether or not it sees the
+workdir. (A "+ Mapper" run's processes read the finished baseline's
+`model.keras` themselves: the workdir must then be on a shared filesystem.)
+
+Validation: on one host, each validation batch is split between the devices
+like a training batch (the examples cut to a multiple of the device count).
+A multi-process run refuses validation data, for two reasons in Keras 3.15:
+its per-process sharding of an input (`rebatch` to the per-process batch,
+then every P-th slice) gives back the global batches only when the split is
+a whole number of global batches, otherwise the processes get batches of
+different sizes, or different numbers of batches; and `predict`, which the
+task's metrics (`ValidationMetrics`) use, cannot gather a prediction whose
+rows live on other processes. Evaluate such a run afterwards
+(`scripts/evaluate.py`).
 """
 
 import contextlib
@@ -148,20 +161,52 @@ class Distribution:
     def process_workdir(self, workdir):
         """The folder this process writes: `workdir` on process 0; elsewhere a scratch copy of its resume state.
 
-        The scratch folder is removed afterwards. The other processes run the
-        same callbacks as process 0 (which keeps their collective steps in
-        lockstep) without writing the shared workdir.
+        The resume state is the one process 0 reads from `workdir`, sent to
+        the other processes (`broadcast_bytes`): every process resumes from
+        the same epoch with the same weights, and the others need not see the
+        workdir (nor race process 0 writing it). The scratch folder is
+        removed afterwards. The other processes run the same callbacks as
+        process 0 (which keeps their collective steps in lockstep) without
+        writing the shared workdir.
         """
+        if self.num_processes > 1:
+            state = self.broadcast_bytes(_pack_resume_state(workdir) if self.is_chief else b"")
         if self.is_chief:
             os.makedirs(workdir, exist_ok=True)
             yield workdir
             return
         scratch = tempfile.mkdtemp(prefix=f"cmva-process{self.process_id}-")
         try:
-            _copy_resume_state(workdir, scratch)
+            _unpack_resume_state(state, scratch)
             yield scratch
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+
+    def broadcast_bytes(self, data):
+        """Process 0's `data` (bytes), on every process of the job (every process must call it); `data` with one."""
+        if self.num_processes == 1:
+            return data
+        import numpy as np
+        from jax.experimental import multihost_utils
+
+        # The length first (two int32 halves: JAX's default integers are 32-bit), then the bytes.
+        length = multihost_utils.broadcast_one_to_all(np.array(divmod(len(data), 2**30), np.int32))
+        length = int(length[0]) * 2**30 + int(length[1])
+        if length == 0:
+            return b""
+        payload = np.frombuffer(data, np.uint8) if self.is_chief else np.zeros(length, np.uint8)
+        return multihost_utils.broadcast_one_to_all(payload).tobytes()
+
+    def check_validation(self, has_validation):
+        """Refuses validation data in a multi-process run (see the module's docstring), naming the ways round."""
+        if self.num_processes > 1 and has_validation:
+            raise ValueError(
+                "Validation during a multi-process run is not supported yet: Keras shards the validation batches "
+                "between the processes unevenly, and cannot gather the task's predictions across processes "
+                "(cmva_keras/training/distribute.py). Train without it (--set train.validation_fraction=0; a "
+                "dataset with its own validation split, such as Recipe1M, cannot run multi-process yet), or on "
+                "one host (--num_processes 1), and evaluate afterwards with scripts/evaluate.py."
+            )
 
     def barrier(self, name):
         """Waits until every process reaches this point (multi-process JAX); a no-op otherwise."""
@@ -171,16 +216,29 @@ class Distribution:
             multihost_utils.sync_global_devices(name)
 
 
-def _copy_resume_state(workdir, scratch):
+def _pack_resume_state(workdir):
+    """The files of `workdir` that `RESUME_STATE` names, as a tar archive (bytes); b"" when there are none."""
     import glob
+    import io
+    import tarfile
 
-    for pattern in RESUME_STATE:
-        for path in glob.glob(os.path.join(glob.escape(workdir), pattern)):
-            target = os.path.join(scratch, os.path.basename(path))
-            if os.path.isdir(path):
-                shutil.copytree(path, target)
-            else:
-                shutil.copy2(path, target)
+    paths = [path for pattern in RESUME_STATE for path in sorted(glob.glob(os.path.join(glob.escape(workdir), pattern)))]
+    if not paths:
+        return b""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for path in paths:
+            archive.add(path, arcname=os.path.basename(path))
+    return buffer.getvalue()
+
+
+def _unpack_resume_state(state, folder):
+    import io
+    import tarfile
+
+    if state:
+        with tarfile.open(fileobj=io.BytesIO(state)) as archive:
+            archive.extractall(folder, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
 
 
 def setup(kind, *, global_batch_size, backend=None):

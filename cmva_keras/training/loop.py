@@ -111,13 +111,7 @@ def _train(config, workdir, distribution):
             f.write(to_json(config))
         keras.utils.set_random_seed(config.seed)
         data = build_datasets(config, num_replicas=distribution.num_replicas)
-        if distribution.num_processes > 1 and data.validation is not None:
-            raise ValueError(
-                "Validation during a multi-process run is not supported yet (each process would see a different "
-                "share of the validation batches). Train without it (--set train.validation_fraction=0; a "
-                "dataset with its own validation split, such as Recipe1M, cannot run multi-process yet), or on "
-                "one host (--num_processes 1), and evaluate afterwards with scripts/evaluate.py."
-            )
+        distribution.check_validation(data.validation is not None)
         if data.vocabulary:
             # Label names, read by evaluation and shipped in the exported SavedModel.
             with open(os.path.join(out, run_files.VOCABULARY), "w") as f:
