@@ -3,8 +3,9 @@
 Devices are set up before a backend starts, so every check that needs
 several devices or processes runs in subprocesses (tests/distribute_worker.py).
 Each of those runs once, in the suite of the backend it is about (JAX's
-under KERAS_BACKEND=jax, TensorFlow's under tensorflow), and is skipped, with
-the reason, in the other suites; the bad-input checks run everywhere.
+under KERAS_BACKEND=jax, TensorFlow's under tensorflow; the baselines' stages
+in both), and is skipped, with the reason, in the other suites; the bad-input
+checks run everywhere.
 """
 
 import json
@@ -17,6 +18,8 @@ import keras
 import numpy as np
 import pytest
 
+from cmva_keras.models.cadavae import TERMS as CADAVAE_TERMS
+from cmva_keras.models.cmvae import TERMS as CMVAE_TERMS
 from cmva_keras.training import distribute
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -55,52 +58,72 @@ def relative_difference(a, b):
     return float(np.max(np.abs(a - b)) / scale) if scale > 0 else 0.0
 
 
+# The models compared step by step, with their terms and phases: CMVA, and the two baselines (other
+# objectives; CADA-VAE with three phases of its own, CM-VAE with one that trains everything).
+PARITY_MODELS = {"cmva": (TERMS, [1, 2, 3]), "cadavae": (("loss",) + CADAVAE_TERMS, [1, 2, 3]),
+                 "cmvae": (("loss",) + CMVAE_TERMS, [1])}
+# The phases that train every part (nothing frozen to check).
+TRAIN_EVERYTHING = {("cmva", 3), ("cmvae", 1)}
+
+
 def check_step_parity(out):
     """One data-parallel step per phase equals the one-device step: terms and every variable, within RTOL."""
     found = np.load(out)
     assert int(found["replicas"]) == 2
-    for phase in (1, 2, 3):
-        # The data-parallel model really lives on both devices, the other on one.
-        assert set(found[f"parallel/{phase}/devices"]) == {2} and set(found[f"single/{phase}/devices"]) == {1}
-        single, parallel = found[f"single/{phase}/terms"], found[f"parallel/{phase}/terms"]
-        assert np.all(np.abs(single[1:]) > 1e-6), f"phase {phase}: a term is zero, the check would be empty"
-        for name, a, b in zip(TERMS, single, parallel):
-            assert b == pytest.approx(a, rel=RTOL, abs=1e-7), (phase, name, a, b)
-        trained = found[f"single/{phase}/trained"]
-        count = len(trained)
-        for i in range(count):
-            before, after = found[f"single/{phase}/before/{i}"], found[f"single/{phase}/after/{i}"]
-            np.testing.assert_array_equal(found[f"parallel/{phase}/before/{i}"], before)
-            if trained[i]:
-                assert not np.array_equal(before, after), f"phase {phase}: trained variable {i} did not move"
-            difference = relative_difference(after, found[f"parallel/{phase}/after/{i}"])
-            assert difference <= RTOL, f"phase {phase}: variable {i} differs by {difference:.2e} after one step"
-        # Frozen parts (weights and BatchNorm statistics) stay bit-exact under data parallelism too.
-        frozen = np.flatnonzero(found[f"parallel/{phase}/frozen"])
-        assert len(frozen) > 0 or phase == 3
-        for i in frozen:
-            np.testing.assert_array_equal(found[f"parallel/{phase}/after/{i}"], found[f"parallel/{phase}/before/{i}"])
+    for model, (terms, phases) in PARITY_MODELS.items():
+        assert tuple(found[f"{model}/names"]) == terms
+        assert list(found[f"{model}/phases"]) == phases, model
+        for phase in phases:
+            check_phase_parity(found, model, phase, terms)
     message = str(found["batch_error"])
     assert "train.batch_size=15" in message and "2 devices" in message and "train.batch_size=16" in message
 
 
+def check_phase_parity(found, model, phase, terms):
+    key = f"{model}/{{}}/{phase}/{{}}".format
+    where = f"{model} phase {phase}"
+    # The data-parallel model really lives on both devices, the other on one.
+    assert set(found[key("parallel", "devices")]) == {2} and set(found[key("single", "devices")]) == {1}
+    single, parallel = found[key("single", "terms")], found[key("parallel", "terms")]
+    assert np.all(np.abs(single[1:]) > 1e-6), f"{where}: a term is zero, the check would be empty"
+    for name, a, b in zip(terms, single, parallel):
+        assert b == pytest.approx(a, rel=RTOL, abs=1e-7), (where, name, a, b)
+    trained = found[key("single", "trained")]
+    assert trained.any(), f"{where}: no trained variable"
+    for i in range(len(trained)):
+        before, after = found[key("single", f"before/{i}")], found[key("single", f"after/{i}")]
+        np.testing.assert_array_equal(found[key("parallel", f"before/{i}")], before)
+        if trained[i]:
+            assert not np.array_equal(before, after), f"{where}: trained variable {i} did not move"
+        difference = relative_difference(after, found[key("parallel", f"after/{i}")])
+        assert difference <= RTOL, f"{where}: variable {i} differs by {difference:.2e} after one step"
+    # Frozen parts (weights and BatchNorm statistics) stay bit-exact under data parallelism too.
+    frozen = np.flatnonzero(found[key("parallel", "frozen")])
+    assert (len(frozen) == 0) == ((model, phase) in TRAIN_EVERYTHING), where
+    for i in frozen:
+        np.testing.assert_array_equal(found[key("parallel", f"after/{i}")], found[key("parallel", f"before/{i}")])
+
+
 @only_jax
 def test_jax_data_parallel_step_equals_the_one_device_step_and_refuses_an_odd_global_batch(tmp_path):
+    """CMVA's, CADA-VAE's and CM-VAE's steps, every phase."""
     out = str(tmp_path / "parity.npz")
-    finish(worker("jax", "step-parity", out, devices=2))
+    finish(worker("jax", "step-parity", out, ",".join(PARITY_MODELS), devices=2))
     check_step_parity(out)
 
 
 @only_tensorflow
 def test_mirrored_strategy_step_equals_the_one_device_step_and_loads_in_scope(tmp_path):
-    """Also: the `.keras` file loads inside the strategy's scope (each phase's model is loaded there)."""
+    """CMVA's, CADA-VAE's and CM-VAE's steps, every phase. Also: the `.keras` file loads inside the strategy's scope
+    (each phase's model is loaded there)."""
     out = str(tmp_path / "parity.npz")
-    finish(worker("tensorflow", "step-parity", out))
+    finish(worker("tensorflow", "step-parity", out, ",".join(PARITY_MODELS)))
     check_step_parity(out)
 
 
 @only_jax
-def test_jax_data_parallel_smoke_run_goes_through_three_phases_and_resumes_after_a_stop(tmp_path):
+def test_jax_data_parallel_mixed_bfloat16_smoke_run_goes_through_three_phases_and_resumes_after_a_stop(tmp_path):
+    """Under mixed_bfloat16 (mixed precision combined with data parallelism)."""
     workdir, out = str(tmp_path / "run"), str(tmp_path / "seen.json")
     finish(worker("jax", "smoke-resume", workdir, out, devices=2))
     with open(out) as f:
@@ -115,7 +138,41 @@ def test_jax_data_parallel_smoke_run_goes_through_three_phases_and_resumes_after
     for name in ("model.keras", "phase_1.keras", "phase_2.keras", "phase_3.keras", "history.json", "config.json"):
         assert name in seen["after_resume"], name
     assert "backup" not in seen["after_resume"]
-    assert seen["distribution"] == "NoneType"
+    assert seen["distribution"] == "NoneType" and seen["policy"] == "float32"
+    # Mixed precision under data parallelism: finite terms, and a model.keras that serves float32.
+    assert seen["terms_finite"]
+    assert seen["saved_policy"] == "mixed_bfloat16" and seen["prediction_dtype"] == "float32"
+    assert seen["prediction_finite"] and seen["saved_equals_trained"] <= 1e-6
+
+
+@pytest.mark.skipif(BACKEND == "torch", reason="data-parallel training is refused on torch (tested below)")
+def test_data_parallel_cadavae_plus_mapper_goes_through_every_stage_freezing_bit_exactly(tmp_path):
+    """CADA-VAE's three phases, then "+ Mapper"'s one on the finished baseline, through train() on 2 devices
+    (JAX: virtual CPU devices; TensorFlow: logical CPU devices under MirroredStrategy).
+
+    Between epochs, the parts a phase does not train stay bit-exact (weights and BatchNorm statistics) and
+    those it trains move; the baseline inside "+ Mapper" never moves."""
+    workdir, out = str(tmp_path / "run"), str(tmp_path / "seen.json")
+    finish(worker(BACKEND, "baseline-stages", workdir, out, devices=2))
+    with open(out) as f:
+        seen = json.load(f)
+    stages = seen["stages"]
+    assert [(s["model"], s["phase"]) for s in stages] == [
+        ("CADAVAE", 1), ("CADAVAE", 2), ("CADAVAE", 3), ("WithMapper", 1)]
+    for stage in stages:
+        where = f"{stage['model']} phase {stage['phase']}"
+        assert stage["devices"] == [2], where  # every trained variable lives on both devices
+        assert stage["finite"] and stage["terms"], where
+        # Exactly the trained parts changed: frozen ones are bit-exact, trained ones moved.
+        assert sorted(stage["changed"]) == sorted(stage["trained"]), where
+    assert stages[-1]["trained"] == ["mapper"] and "base_model" not in stages[-1]["changed"]
+    assert [r["phase"] for r in seen["records"]] == [1]
+    for name in ("model.keras", "history.json", "config.json"):
+        assert name in seen["files"], name
+    for name in ("model.keras", "phase_1.keras", "phase_2.keras", "phase_3.keras"):
+        assert name in seen["base_files"], name
+    assert "backup" not in seen["files"] and "backup" not in seen["base_files"]
+    assert seen["saved_equals_trained"]
 
 
 def free_port():
@@ -125,14 +182,16 @@ def free_port():
 
 
 @only_jax
-def test_two_jax_processes_end_with_the_same_weights_and_only_process_0_writes(tmp_path):
-    """Two processes on 127.0.0.1, one CPU device each. Process 1 is given its own (empty) workdir: it
+def test_two_jax_processes_stopped_and_run_again_resume_together_and_only_process_0_writes(tmp_path):
+    """Two processes on 127.0.0.1, one CPU device each. Every process stops after epoch 2 (phase 2), as a
+    killed job would, and runs the same command again: both resume at epoch 3 from process 0's backup (process 1
+    keeps no state of its own) and end with identical weights. Process 1 is given its own (empty) workdir: it
     must stay empty, while process 0's holds the run."""
     address = f"127.0.0.1:{free_port()}"
     workdirs = [str(tmp_path / f"process{i}") for i in (0, 1)]
     os.makedirs(workdirs[1])
     outs = [str(tmp_path / f"weights{i}.npz") for i in (0, 1)]
-    processes = [worker("jax", "process", address, "2", str(i), workdirs[i], outs[i]) for i in (0, 1)]
+    processes = [worker("jax", "process", address, "2", str(i), workdirs[i], outs[i], "stop") for i in (0, 1)]
     try:
         for p in processes:
             finish(p)
@@ -140,6 +199,13 @@ def test_two_jax_processes_end_with_the_same_weights_and_only_process_0_writes(t
         for p in processes:
             if p.poll() is None:
                 p.kill()
+    for i in (0, 1):
+        with open(outs[i] + ".json") as f:
+            seen = json.load(f)
+        assert seen["first_finished"] is False and seen["first_ran"] == [0, 1], (i, seen)
+        # The second run continues at epoch 3 (phase 3) on both processes; the history keeps epochs 1-2.
+        assert seen["second_ran"] == [2] and seen["epochs"] == [1, 2, 3] and seen["phase"] == 3, (i, seen)
+    assert "backup" in json.load(open(outs[0] + ".json"))["after_stop"]
     a, b = np.load(outs[0]), np.load(outs[1])
     assert sorted(a.files) == sorted(b.files) and len(a.files) > 10
     for key in a.files:
@@ -147,6 +213,7 @@ def test_two_jax_processes_end_with_the_same_weights_and_only_process_0_writes(t
     assert os.listdir(workdirs[1]) == []
     for name in ("model.keras", "phase_3.keras", "history.json", "config.json"):
         assert os.path.exists(os.path.join(workdirs[0], name)), name
+    assert not os.path.exists(os.path.join(workdirs[0], "backup"))
 
 
 # ------------------------------------------------------------------ bad input
@@ -178,6 +245,15 @@ def test_several_processes_need_data_parallel_jax_and_a_coordinator():
     # One process, or nothing given: nothing to join.
     assert distribute.initialize_processes(None, None, None, backend="jax") == (1, 0)
     assert distribute.initialize_processes(None, 1, 0, backend="jax") == (1, 0)
+
+
+def test_validation_in_a_multi_process_run_is_refused_naming_the_ways_round():
+    several = distribute.Distribution("data_parallel", num_replicas=2, num_processes=2, process_id=1)
+    with pytest.raises(ValueError, match="multi-process run is not supported yet") as error:
+        several.check_validation(True)
+    assert "train.validation_fraction=0" in str(error.value) and "--num_processes 1" in str(error.value)
+    several.check_validation(False)
+    distribute.Distribution("data_parallel", num_replicas=2).check_validation(True)  # one host validates
 
 
 @pytest.mark.skipif(BACKEND != "torch", reason="the script's torch refusal: runs once, in the torch suite")
