@@ -8,27 +8,29 @@ import keras
 from cmva_keras.backend import keras_private
 
 
-class TrainStepMixin(keras_private.FirstBatchHook):
+class TrainStepMixin(keras_private.UntrackedJaxState, keras_private.FirstBatchHook):
     """JAX's stateless `train_step`/`test_step`.
 
     `FirstBatchHook` checks the first batch and builds the model and optimizer
-    before `fit`/`evaluate` move the variables out of the model.
+    before `fit`/`evaluate` move the variables out of the model;
+    `UntrackedJaxState` keeps `fit`'s per-step state hand-over out of Keras'
+    object tracker.
     """
 
-    def _stateless_objective(self, trainable_variables, non_trainable_variables, x, y, training):
+    def _stateless_objective(self, trainable_variables, non_trainable_variables, x, y, training, log_flag=True):
         """`compute_objective` as a pure function of the variables' values."""
         mapping = list(zip(self.trainable_variables, trainable_variables)) + list(
             zip(self.non_trainable_variables, non_trainable_variables)
         )
         with keras.StatelessScope(state_mapping=mapping) as scope:
-            terms, y_pred = self.compute_objective(x, y, training=training)
+            terms, y_pred = self.compute_objective(x, y, training=training, log_flag=log_flag)
         # BatchNorm statistics and seed-generator states the pass updated.
         non_trainable_variables = [scope.get_current_value(v) for v in self.non_trainable_variables]
         return terms["loss"], (terms, y_pred, non_trainable_variables)
 
-    def _stateless_update_metrics(self, metrics_variables, terms, y, y_pred):
+    def _stateless_update_metrics(self, metrics_variables, terms, y, y_pred, log_flag=True):
         with keras.StatelessScope(state_mapping=list(zip(self.metrics_variables, metrics_variables))) as scope:
-            logs = self._update_metrics(terms, y, y_pred)
+            logs = self._update_metrics(terms, y, y_pred, log_flag)
         return logs, [scope.get_current_value(v) for v in self.metrics_variables]
 
     def train_step(self, state, data):
@@ -36,12 +38,18 @@ class TrainStepMixin(keras_private.FirstBatchHook):
         x, y = self._unpack_data(data)
         # The phase's trained variables, read when the step is traced.
         trained = [i for i, frozen in enumerate(self.phase_frozen_mask) if not frozen]
+        # Whether this step computes the terms the phase only logs (`StagedModel.log_flag`), from the
+        # steps counted so far this epoch.
+        count = self.steps_tracker.count
+        log_flag = self.log_flag(
+            next(value for variable, value in zip(self.metrics_variables, metrics_variables) if variable is count)
+        )
 
         def objective(trained_values, non_trainable):
             values = list(trainable_variables)
             for i, value in zip(trained, trained_values):
                 values[i] = value
-            loss, aux = self._stateless_objective(values, non_trainable, x, y, True)
+            loss, aux = self._stateless_objective(values, non_trainable, x, y, True, log_flag)
             # The loss times the loss scale (mixed_float16's LossScaleOptimizer, whose scale is an
             # optimizer variable; else 1); the optimizer divides the gradients by it again.
             with keras.StatelessScope(state_mapping=list(zip(self.optimizer.variables, optimizer_variables))):
@@ -63,7 +71,7 @@ class TrainStepMixin(keras_private.FirstBatchHook):
             trainable_variables, optimizer_variables = self.optimizer.stateless_apply(
                 optimizer_variables, gradients, trainable_variables
             )
-        logs, metrics_variables = self._stateless_update_metrics(metrics_variables, terms, y, y_pred)
+        logs, metrics_variables = self._stateless_update_metrics(metrics_variables, terms, y, y_pred, log_flag)
         return logs, (trainable_variables, non_trainable_variables, optimizer_variables, metrics_variables)
 
     def test_step(self, state, data):

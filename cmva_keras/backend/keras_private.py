@@ -1,6 +1,6 @@
 """The one module of cmva_keras that touches private Keras APIs.
 
-Keras 3 gives no public way to do five things this package needs, and has one
+Keras 3 gives no public way to do seven things this package needs, and has one
 saving bug it works around. Each is done here, and only here, behind a small
 public function:
 
@@ -13,6 +13,16 @@ public function:
 - `loss_scale_variable(optimizer)`: a `LossScaleOptimizer`'s current loss
   scale (`optimizer.dynamic_scale`, undocumented) and its initial value, so
   that a fresh-optimizer reset puts the scale back instead of zeroing it.
+- `adam_slots(optimizer, variables)`: a built `keras.optimizers.Adam`'s first
+  and second moment variables for `variables` (`optimizer._momentums`,
+  `_velocities`, `_get_variable_index`), so that PyTorch's fused Adam kernel
+  can update them in place (`cmva_keras/backend/torch_adam.py`).
+- `UntrackedJaxState`: a model mixin. On JAX, `fit` stores its whole
+  training state in `model._jax_state` after every step, and
+  `Layer.__setattr__` walks that structure with Keras' object tracker each
+  time (170 microseconds per step for the hand task's CMVA, 2.5% of a
+  mapper-phase step); the mixin stores it without tracking (it holds arrays
+  only, which the tracker has nothing to track in).
 - `sync_jax_state(model)`: on JAX, `fit` keeps the model's state outside the
   model during an epoch; `model.jax_state_sync()` puts it back (a no-op on the
   other backends).
@@ -57,6 +67,9 @@ BUILD_HOOK_PARAMETERS = ("self", "iterator", "data_batch")
 COMPILED_METRICS_ATTRIBUTE = "_compile_metrics"
 LEARNING_RATE_ATTRIBUTE = "_learning_rate"
 LOSS_SCALE_ATTRIBUTE = "dynamic_scale"
+ADAM_SLOT_ATTRIBUTES = ("_momentums", "_velocities")
+JAX_STATE_ATTRIBUTE = "_jax_state"
+VARIABLE_INDEX_METHOD = "_get_variable_index"
 
 # Where Keras keeps backend-specific classes, and the public home of the optimizers.
 BACKEND_MODULE_PREFIX = "keras.src.backend."
@@ -105,6 +118,19 @@ def loss_scale_variable(optimizer):
     if not isinstance(variable, keras.Variable):
         return None
     return variable, float(optimizer.get_config()["initial_scale"])
+
+
+def adam_slots(optimizer, variables):
+    """`(momentums, velocities)`: a built Adam's moment variables for each of `variables`, in order.
+
+    `optimizer` is a `keras.optimizers.Adam` (or the backend class Keras
+    builds for it), built on a list that contains every one of `variables`.
+    Each returned entry is a `keras.Variable` shaped like its variable.
+    """
+    momentums, velocities = (getattr(optimizer, name) for name in ADAM_SLOT_ATTRIBUTES)
+    index = getattr(optimizer, VARIABLE_INDEX_METHOD)
+    positions = [index(variable) for variable in variables]
+    return [momentums[i] for i in positions], [velocities[i] for i in positions]
 
 
 def sync_jax_state(model):
@@ -219,6 +245,22 @@ class FirstBatchHook:
             return super()._maybe_symbolic_build(data_batch=data_batch)
 
 
+class UntrackedJaxState:
+    """Mixin (before `keras.Model`): on JAX, `self._jax_state` is stored without Keras' tracking.
+
+    `fit`, `evaluate` and `predict` assign it a dict of lists of arrays (or
+    None) after every step; tracking it finds nothing (no variable, layer or
+    metric in it) but costs a walk over every array each step. Any other
+    attribute, and any other backend, goes through `Layer.__setattr__`.
+    """
+
+    def __setattr__(self, name, value):
+        if name == JAX_STATE_ATTRIBUTE and BACKEND == "jax" and (value is None or type(value) is dict):
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
+
 # ------------------------------------------------------ the check at import
 def _stores(cls, method_name, attribute):
     """Whether `method_name`, on `cls` or a base class, stores or reads `self.<attribute>`."""
@@ -260,11 +302,22 @@ def problems(backend=BACKEND, model_class=None, optimizer_class=None):
         )
     if backend == "jax" and not callable(getattr(model_class, "jax_state_sync", None)):
         found.append("keras.Model has no method `jax_state_sync` (used by sync_jax_state)")
+    if backend == "jax" and not _stores(model_class, "fit", JAX_STATE_ATTRIBUTE):
+        found.append(
+            f"keras.Model.fit no longer stores `{JAX_STATE_ATTRIBUTE}` on JAX (UntrackedJaxState stores it untracked)"
+        )
     if not (_stores(model_class, "__init__", COMPILED_METRICS_ATTRIBUTE)
             and _stores(model_class, "compile", COMPILED_METRICS_ATTRIBUTE)):
         found.append(
             f"keras.Model's __init__ and compile no longer set `{COMPILED_METRICS_ATTRIBUTE}`, "
             "the compiled-metrics container (read by compiled_metrics)"
+        )
+    adam_class = keras.optimizers.Adam if optimizer_class is keras.optimizers.Optimizer else optimizer_class
+    if not (all(_stores(adam_class, "build", name) for name in ADAM_SLOT_ATTRIBUTES)
+            and callable(getattr(adam_class, VARIABLE_INDEX_METHOD, None))):
+        found.append(
+            f"keras.optimizers.Adam.build no longer sets `{ADAM_SLOT_ATTRIBUTES[0]}` and "
+            f"`{ADAM_SLOT_ATTRIBUTES[1]}`, or the optimizer lost `{VARIABLE_INDEX_METHOD}` (read by adam_slots)"
         )
     if not _stores(optimizer_class, "__init__", LEARNING_RATE_ATTRIBUTE):
         found.append(

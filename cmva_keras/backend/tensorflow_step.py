@@ -14,10 +14,12 @@ class TrainStepMixin(keras_private.FirstBatchHook):
 
     def train_step(self, data):
         x, y = self._unpack_data(data)
+        # Whether this step computes the terms the phase only logs (`StagedModel.log_flag`).
+        log_flag = self.log_flag(self.steps_tracker.count)
         # Forward pass and the seven terms, recorded for differentiation (the scalings too: an op
         # outside the tape would leave every gradient None).
         with tf.GradientTape() as tape:
-            terms, y_pred = self.compute_objective(x, y, training=True)
+            terms, y_pred = self.compute_objective(x, y, training=True, log_flag=log_flag)
             # Under a tf.distribute strategy each replica sees its share of the global batch and the
             # optimizer sums the replicas' gradients: dividing by the replica count makes that sum the
             # global batch's gradient (Keras scales only its built-in losses). 1 replica: unchanged.
@@ -29,7 +31,7 @@ class TrainStepMixin(keras_private.FirstBatchHook):
         variables = self.phase_trainable_variables
         gradients = tape.gradient(loss, variables)
         self.optimizer.apply(gradients, variables)
-        return self._update_metrics(terms, y, y_pred)
+        return self._update_metrics(terms, y, y_pred, log_flag)
 
     def test_step(self, data):
         x, y = self._unpack_data(data)

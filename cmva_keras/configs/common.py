@@ -115,6 +115,10 @@ def model_block(backbone, latent_dim):
     model.latent_dim = latent_dim
     model.loss_weights = cmva_loss_weights()
     model.squared_wasserstein = False
+    # CMVA: a reconstruction term a phase only logs (rec_1, rec_2 in phase 2; rec_m in phase 1) is
+    # computed on the first of every this many training steps of an epoch, skipping its decoder pass
+    # on the others (StagedModel's docstring); 1: on every step.
+    model.inactive_terms_every = 10
     return model
 
 

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from cmva_keras.layers.gaussian_head import GaussianHead
+from cmva_keras.layers.sublayer import call_sublayer
 
 
 @keras.saving.register_keras_serializable(package="cmva_keras")
@@ -59,10 +60,10 @@ class GaussianEncoder(keras.layers.Layer):
             x = ops.cast(x, "float32")
         if self.backbone is not None:
             x = self.backbone(x, training=training)
-        x = self.flatten(x)
+        x = call_sublayer(self.flatten, x)
         for layer in self.hidden:
-            x = layer(x)
-        return self.head(x)
+            x = call_sublayer(layer, x)
+        return call_sublayer(self.head, x)
 
     def compute_output_shape(self, input_shape):
         shape = (input_shape[0], self.latent_dim)

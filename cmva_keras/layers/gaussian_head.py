@@ -2,6 +2,7 @@
 
 import keras
 
+from cmva_keras.layers.sublayer import call_sublayer
 from cmva_keras.precision import full_precision
 
 
@@ -42,7 +43,7 @@ class GaussianHead(keras.layers.Layer):
         self.log_var_layer.build(input_shape)
 
     def call(self, features):
-        return self.mean_layer(features), self.log_var_layer(features)
+        return call_sublayer(self.mean_layer, features), call_sublayer(self.log_var_layer, features)
 
     def compute_output_shape(self, input_shape):
         shape = tuple(input_shape[:-1]) + (self.latent_dim,)

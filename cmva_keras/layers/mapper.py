@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from cmva_keras.layers.gaussian_head import GaussianHead
+from cmva_keras.layers.sublayer import call_sublayer
 from cmva_keras.precision import full_precision
 
 
@@ -55,8 +56,8 @@ class Mapper(keras.layers.Layer):
     @staticmethod
     def _run(branch, x):
         for layer in branch[:-1]:
-            x = layer(x)
-        return branch[-1](x)
+            x = call_sublayer(layer, x)
+        return call_sublayer(branch[-1], x)
 
     def build(self, source_mean_shape, source_log_var_shape=None):
         # VE sees [mu1, sigma1]: twice the source latent size.

@@ -2,6 +2,7 @@
 
 import keras
 
+from cmva_keras.layers.sublayer import call_sublayer
 from cmva_keras.precision import full_precision
 
 
@@ -46,8 +47,8 @@ class MLP(keras.layers.Layer):
     def call(self, inputs):
         x = inputs
         for layer in self.hidden_layers:
-            x = layer(x)
-        return self.output_layer(x)
+            x = call_sublayer(layer, x)
+        return call_sublayer(self.output_layer, x)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.output_dim,)

@@ -217,7 +217,7 @@ class CADAVAE(TargetSide, StagedModel):
             return losses.binary_crossentropy_from_logits_sum(targets, outputs)
         return losses.squared_error_sum(targets, outputs)
 
-    def compute_objective(self, x, y, training=False, noise=None):
+    def compute_objective(self, x, y, training=False, noise=None, log_flag=True):
         """The nine terms, the phase's weighted sum, and the "classifier"-path prediction.
 
         Every term is computed in every phase (a phase weights the others 0

@@ -62,6 +62,11 @@ class CMVA(TargetSide, StagedModel):
         wasserstein_eps: added under the square root of `W`.
         seed: seed of the reparameterisation noise (`None`: from Keras' global
             seed, set by `keras.utils.set_random_seed`).
+        inactive_terms_every: in training, a reconstruction term the phase
+            does not optimise (`rec_1`, `rec_2` in phase 2; `rec_m` in phase 1)
+            is computed, for the log, on the first of every this many steps
+            of an epoch, which skips its decoder pass on the others
+            (`StagedModel`'s module doc); 1 computes it on every step.
         phase: the phase the model starts in.
         threshold: classification only: the probability above which a label is
             predicted (`predict_labels`); stored in a variable, so a threshold
@@ -74,6 +79,7 @@ class CMVA(TargetSide, StagedModel):
     INFERENCE_PATHS = INFERENCE_PATHS
     DEFAULT_LOSS_WEIGHTS = DEFAULT_LOSS_WEIGHTS
     NOISE_KEYS = NOISE_KEYS
+    DECODED_TERMS = ("rec_1", "rec_2", "rec_m")
 
     def __init__(
         self,
@@ -90,6 +96,7 @@ class CMVA(TargetSide, StagedModel):
         seed=None,
         phase=1,
         threshold=0.5,
+        inactive_terms_every=10,
         **kwargs,
     ):
         super().__init__(
@@ -104,6 +111,9 @@ class CMVA(TargetSide, StagedModel):
         self.mapper = mapper
         self.squared_wasserstein = bool(squared_wasserstein)
         self.wasserstein_eps = float(wasserstein_eps)
+        if int(inactive_terms_every) < 1:
+            raise ValueError(f"inactive_terms_every must be a positive number of steps; got {inactive_terms_every}.")
+        self.inactive_terms_every = int(inactive_terms_every)
 
     def build(self, input_shape):
         """Creates every part's weights from the source input shape `(batch, ...)`."""
@@ -118,7 +128,7 @@ class CMVA(TargetSide, StagedModel):
         self.built = True
 
     # --------------------------------------------------------------- objective
-    def compute_objective(self, x, y, training=False, noise=None):
+    def compute_objective(self, x, y, training=False, noise=None, log_flag=True):
         """The seven terms of eq. (6), their weighted sum, and the mapper-path prediction.
 
         Backend-agnostic (only `keras.ops`); the backend steps in
@@ -137,6 +147,10 @@ class CMVA(TargetSide, StagedModel):
                 of the weights and the batch (used to compare backends).
                 None: `self.fixed_noise` if set (the training steps' case),
                 else drawn.
+            log_flag: the training steps pass `log_flag(steps this epoch)`:
+                where it is not the constant True, the phase's
+                `skipped_terms` are computed on flagged steps only (and are 0
+                on the others). Default: every term on every call.
 
         Returns:
             `(terms, y_pred)`: `terms` maps "loss" and each of `TERMS` to a
@@ -148,22 +162,32 @@ class CMVA(TargetSide, StagedModel):
         run, trained = self._runner(training)
         noise = self._check_noise(noise)
         y_flat = self._flat_targets(y)
+
+        def decoder(name):
+            # `decode(z, training)` for `_logged_reconstruction`: the part in the phase's mode, or in
+            # inference mode when the term is only logged.
+            return lambda z, in_training: run(name, z) if in_training else self.part(name)(z, training=False)
+
+        def reconstruction(name, decoder_name):
+            return lambda z: self._logged_reconstruction(name, y_flat, decoder(decoder_name), z, log_flag, training)
+
         # Upper branch: x -> E1 -> N(mu1, sigma1) -> z1 -> D1.
         mu1, log_var1 = self._frozen("source_encoder", trained, training, run("source_encoder", x))
-        out_1 = run("source_decoder", self._sample(mu1, log_var1, noise.get("z1")))
+        rec_1 = reconstruction("rec_1", "source_decoder")(self._sample(mu1, log_var1, noise.get("z1")))
         # Lower branch: y -> E2 -> N(mu2, sigma2) -> z2 -> D2.
         mu2, log_var2 = self._frozen("target_encoder", trained, training, run("target_encoder", y_flat))
-        out_2 = run("target_decoder", self._sample(mu2, log_var2, noise.get("z2")))
+        rec_2 = reconstruction("rec_2", "target_decoder")(self._sample(mu2, log_var2, noise.get("z2")))
         # Mapper: (mu1, sigma1) -> VE -> z_v -> VD -> N(mu_m, sigma_m) -> z_m -> D2.
         mapped, (mu_v, _) = mapper_terms(
             self, self.mapper, (mu1, log_var1), (mu2, log_var2), y_flat,
             lambda z: run("target_decoder", z), training="mapper" in trained, noise=noise,
             squared_wasserstein=self.squared_wasserstein, wasserstein_eps=self.wasserstein_eps,
+            reconstruct=reconstruction("rec_m", "target_decoder"),
         )
         terms = {
-            "rec_1": self._reconstruction(y_flat, out_1),
+            "rec_1": rec_1,
             "kl_1": losses.kl_to_standard_normal(mu1, log_var1),
-            "rec_2": self._reconstruction(y_flat, out_2),
+            "rec_2": rec_2,
             "kl_2": losses.kl_to_standard_normal(mu2, log_var2),
             **mapped,
         }
@@ -197,5 +221,6 @@ class CMVA(TargetSide, StagedModel):
     # ----------------------------------------------------------------- config
     def get_config(self):
         config = super().get_config()
-        config.update(squared_wasserstein=self.squared_wasserstein, wasserstein_eps=self.wasserstein_eps)
+        config.update(squared_wasserstein=self.squared_wasserstein, wasserstein_eps=self.wasserstein_eps,
+                      inactive_terms_every=self.inactive_terms_every)
         return config

@@ -118,7 +118,7 @@ class CMVAE(TargetSide, StagedModel):
         self.built = True
 
     # --------------------------------------------------------------- objective
-    def compute_objective(self, x, y, training=False, noise=None):
+    def compute_objective(self, x, y, training=False, noise=None, log_flag=True):
         """The five terms, their weighted sum, and the "cross"-path prediction.
 
         Args:

@@ -20,7 +20,7 @@ from cmva_keras import losses
 
 
 def mapper_terms(model, mapper, source, target, y_flat, decode, *, training, noise,
-                 squared_wasserstein=False, wasserstein_eps=1e-8):
+                 squared_wasserstein=False, wasserstein_eps=1e-8, reconstruct=None):
     """`(terms, intermediate)`: the mapper's `rec_m`, `kl_m`, `w2`, and `(mu_v, log_var_v)`.
 
     Args:
@@ -33,12 +33,15 @@ def mapper_terms(model, mapper, source, target, y_flat, decode, *, training, noi
         training: whether the mapper trains in this step.
         noise: dict that may hold fixed draws for "z_v" and "z_m".
         squared_wasserstein, wasserstein_eps: see `losses.wasserstein2_diagonal`.
+        reconstruct: optional `z_m -> rec_m`, which replaces
+            `model._reconstruction(y_flat, decode(z_m))` (CMVA's log-only form
+            of the term, `StagedModel._logged_reconstruction`).
     """
     mu_v, log_var_v = mapper.encode(*source, training=training)
     mu_m, log_var_m = mapper.decode(model._sample(mu_v, log_var_v, noise.get("z_v")), training=training)
-    output = decode(model._sample(mu_m, log_var_m, noise.get("z_m")))
+    z_m = model._sample(mu_m, log_var_m, noise.get("z_m"))
     terms = {
-        "rec_m": model._reconstruction(y_flat, output),
+        "rec_m": model._reconstruction(y_flat, decode(z_m)) if reconstruct is None else reconstruct(z_m),
         "kl_m": losses.kl_to_standard_normal(mu_v, log_var_v),
         "w2": losses.wasserstein2_diagonal(
             mu_m, log_var_m, *target, squared=squared_wasserstein, eps=wasserstein_eps,

@@ -26,6 +26,16 @@ The base class owns the guarantees the tests check for every method:
 - **Fresh optimizer moments** at a phase boundary (`reset_optimizer_state`).
 - **Fixed noise** on request (`fixed_noise`): the steps then use given
   draws instead of sampling.
+- **Logged-only decoder passes, sampled.** A reconstruction term listed in
+  `DECODED_TERMS` costs a decoder pass. In a training step whose phase does
+  not optimise it (CMVA's `rec_1` and `rec_2` in phase 2, `rec_m` in
+  phase 1), the term feeds no gradient and is only logged; its decoder pass
+  then runs on the first of every `inactive_terms_every` steps of an epoch
+  (`log_flag`), in inference mode, and the term's running mean counts those
+  steps only. The epoch's log still has every term, from a sample of its
+  batches. Evaluation steps, and `inactive_terms_every=1`, compute every term
+  on every batch. This is what makes CMVA's mapper phase cost what a
+  hand-written loop costs (docs/benchmarks.md).
 """
 
 import math
@@ -71,6 +81,8 @@ class StagedModel(TrainStepMixin, keras.Model):
     INFERENCE_PATHS = ()
     DEFAULT_LOSS_WEIGHTS = {}
     NOISE_KEYS = ()
+    DECODED_TERMS = ()  # reconstruction terms whose decoder pass is skipped when only logged (module doc)
+    inactive_terms_every = 1
 
     def __init__(self, *, target_shape, task="classification", loss_weights=None, seed=None, phase=1,
                  threshold=0.5, **kwargs):
@@ -257,6 +269,46 @@ class StagedModel(TrainStepMixin, keras.Model):
             return losses.binary_crossentropy_from_logits(targets, outputs)
         return losses.mean_squared_error(targets, outputs)
 
+    def skipped_terms(self, training=True):
+        """The `DECODED_TERMS` a training step of the current phase only logs (computed on `log_flag` steps)."""
+        if not training or self.inactive_terms_every <= 1:
+            return ()
+        active = self.current_phase.active_terms
+        return tuple(name for name in self.DECODED_TERMS if name not in active)
+
+    def log_flag(self, steps_this_epoch):
+        """Whether a training step computes the phase's `skipped_terms`: Python True, or a boolean tensor.
+
+        `steps_this_epoch` is the number of training steps already taken in
+        the epoch (the loss tracker's count; a tensor inside traced steps):
+        the first of every `inactive_terms_every` steps computes them.
+        """
+        if not self.skipped_terms():
+            return True
+        steps = ops.cast(steps_this_epoch, "int32")
+        return ops.equal(ops.mod(steps, self.inactive_terms_every), 0)
+
+    @property
+    def steps_tracker(self):
+        """The running mean whose count is the number of steps taken this epoch (the loss's)."""
+        return self.term_trackers["loss"]
+
+    def _logged_reconstruction(self, name, targets, decode, z, log_flag, training):
+        """Term `name`, the task loss of `decode(z, training)`, or its log-only sampled form (module doc).
+
+        `decode(z, training)` runs the decoder part. Where the term is one of
+        `skipped_terms` and `log_flag` is not the constant True, the pass
+        runs in inference mode on flagged steps and the term is 0 on others
+        (it has weight 0 in this phase, and its tracker does not count them).
+        """
+        if log_flag is True or name not in self.skipped_terms(training):
+            return self._reconstruction(targets, decode(z, training))
+        return ops.cond(
+            log_flag,
+            lambda: self._reconstruction(targets, decode(z, False)),
+            lambda: ops.zeros((), "float32"),
+        )
+
     def _flat_targets(self, y):
         return ops.reshape(ops.cast(y, "float32"), (-1, self.target_dim))
 
@@ -283,8 +335,12 @@ class StagedModel(TrainStepMixin, keras.Model):
             return None
         return predict()
 
-    def compute_objective(self, x, y, training=False, noise=None):
-        """`({"loss": total, term: value, ...}, y_pred or None)`: the subclass's objective."""
+    def compute_objective(self, x, y, training=False, noise=None, log_flag=True):
+        """`({"loss": total, term: value, ...}, y_pred or None)`: the subclass's objective.
+
+        `log_flag` (from `log_flag(...)`) matters only to a subclass with
+        `DECODED_TERMS`; the others compute every term and ignore it.
+        """
         raise NotImplementedError
 
     def predict_path(self, x, path):
@@ -385,9 +441,14 @@ class StagedModel(TrainStepMixin, keras.Model):
             metrics.append(compiled)
         return metrics
 
-    def _update_metrics(self, terms, y, y_pred):
+    def _update_metrics(self, terms, y, y_pred, log_flag=True):
+        """Updates the term trackers and compiled metrics; a `skipped_terms` term counts `log_flag` steps only."""
+        skipped = () if log_flag is True else self.skipped_terms()
         for name, tracker in self.term_trackers.items():
-            tracker.update_state(terms[name])
+            if name in skipped:
+                tracker.update_state(terms[name], sample_weight=ops.cast(log_flag, "float32"))
+            else:
+                tracker.update_state(terms[name])
         compiled = keras_private.compiled_metrics(self)
         if compiled is not None and y_pred is not None:
             compiled.update_state(y, y_pred)

@@ -72,7 +72,7 @@ class WithMapper(StagedModel):
         self.mapper(mean, log_var)
         self.built = True
 
-    def compute_objective(self, x, y, training=False, noise=None):
+    def compute_objective(self, x, y, training=False, noise=None, log_flag=True):
         """`rec_m`, `kl_m`, `w2` of the mapper on the frozen model's Gaussians; see `mapper_terms`."""
         self._check_inputs(x, y)
         noise = self._check_noise(noise)

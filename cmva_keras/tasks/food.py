@@ -75,6 +75,7 @@ def build_food_model(
     seed=None,
     loss_weights=None,
     squared_wasserstein=False,
+    inactive_terms_every=10,
 ):
     """The food task's `CMVA`: images `(batch, H, W, 3)` (0..255) -> ingredient probabilities `(batch, K)`.
 
@@ -95,7 +96,7 @@ def build_food_model(
             mean/std, for keras.applications' DenseNet weights).
         seed: seed of CMVA's reparameterisation noise. Weight initialisation
             follows `keras.utils.set_random_seed`.
-        loss_weights, squared_wasserstein: passed to `CMVA`.
+        loss_weights, squared_wasserstein, inactive_terms_every: passed to `CMVA`.
 
     Returns:
         An unbuilt `CMVA` (task "classification", `target_shape=(K,)`); it
@@ -119,6 +120,7 @@ def build_food_model(
         task="classification",
         loss_weights=loss_weights,
         squared_wasserstein=squared_wasserstein,
+        inactive_terms_every=inactive_terms_every,
         seed=seed,
         name="cmva_food",
     )
@@ -205,6 +207,7 @@ class FoodTask(Task):
             extra_conv_filters=tuple(config.model.extra_conv_filters),
             loss_weights=config.model.loss_weights.to_dict(),
             squared_wasserstein=config.model.squared_wasserstein, seed=config.seed,
+            inactive_terms_every=config.model.get("inactive_terms_every", 10),
         )
 
     def build_cmvae(self, config, input_shape, target_shape):

@@ -67,6 +67,7 @@ def build_hand_model(
     seed=None,
     loss_weights=None,
     squared_wasserstein=False,
+    inactive_terms_every=10,
 ):
     """The hand task's `CMVA`: images `(batch, H, W, 3)` (0..255) -> poses `(batch, 21, 3)`.
 
@@ -86,7 +87,7 @@ def build_hand_model(
             mean/std), whichever the backbone weights expect.
         seed: seed of CMVA's reparameterisation noise. Weight initialisation
             follows `keras.utils.set_random_seed`.
-        loss_weights, squared_wasserstein: passed to `CMVA`.
+        loss_weights, squared_wasserstein, inactive_terms_every: passed to `CMVA`.
 
     Returns:
         An unbuilt `CMVA` (task "regression", `target_shape=(21, 3)`); it
@@ -110,6 +111,7 @@ def build_hand_model(
         task="regression",
         loss_weights=loss_weights,
         squared_wasserstein=squared_wasserstein,
+        inactive_terms_every=inactive_terms_every,
         seed=seed,
         name="cmva_hand",
     )
@@ -220,6 +222,7 @@ class HandTask(Task):
             input_normalization=config.model.get("input_normalization", "unit"), latent_dim=config.model.latent_dim,
             hidden_units=tuple(config.model.hidden_units), loss_weights=config.model.loss_weights.to_dict(),
             squared_wasserstein=config.model.squared_wasserstein, seed=config.seed,
+            inactive_terms_every=config.model.get("inactive_terms_every", 10),
         )
 
     def build_cmvae(self, config, input_shape, target_shape):

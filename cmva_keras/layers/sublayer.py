@@ -1,0 +1,37 @@
+"""`call_sublayer`: how this package's composite layers call the Dense (and Flatten) layers they own.
+
+Why: on PyTorch every step runs eagerly, and `keras.layers.Layer.__call__`
+costs about 85 microseconds of Python per call (input checks, autocasting,
+call contexts, the `torch.nn.Module` wrapper; one CPU thread, measured on a
+512-unit Dense layer whose matmul takes 310). The hand task's CMVA calls 36
+such sublayers per training step; in the speed benchmark this bookkeeping was
+the largest gap left between Keras' step and a hand-written PyTorch loop
+(docs/benchmarks.md).
+
+What: for a built sublayer, on PyTorch, with eager tensors that already have
+the layer's compute dtype, `call_sublayer(layer, x)` is `layer.call(x)`: the
+layer's own computation, which is all `__call__` would run for such inputs
+(no cast, no mask, no training flag: Dense, Flatten and GaussianHead take
+none). Anything else (another backend, where a step is traced once and the
+bookkeeping is free; symbolic tensors; an unbuilt layer; inputs that a mixed
+dtype policy would cast) goes through `layer(x)`. The parts of a model (E1,
+D1, ...) are always called through `__call__`: users' own layers may rely on
+it.
+"""
+
+import keras
+
+_TORCH = keras.backend.backend() == "torch"
+
+
+def _eager_with_dtype(value, dtype):
+    import torch
+
+    return isinstance(value, torch.Tensor) and keras.backend.standardize_dtype(value.dtype) == dtype
+
+
+def call_sublayer(layer, *inputs):
+    """`layer(*inputs)`, or on PyTorch `layer.call(*inputs)` where that is the same computation (see module doc)."""
+    if _TORCH and layer.built and all(_eager_with_dtype(x, layer.compute_dtype) for x in inputs):
+        return layer.call(*inputs)
+    return layer(*inputs)

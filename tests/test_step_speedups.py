@@ -1,0 +1,216 @@
+"""The training-step speed-ups of cmva_keras/backend and cmva_keras/layers change no number.
+
+- PyTorch's fused Adam (`backend/torch_adam.py`) makes Keras' Adam update, and
+  is used only where it is that update;
+- frozen variables do not require gradients on PyTorch, and the trained ones do;
+- `call_sublayer` gives `layer(x)`'s result;
+- `adam_slots` and `UntrackedJaxState` (the private-API shim).
+
+The equivalence of whole training steps with NumPy references and across
+backends is tested elsewhere (tests/test_objective_reference.py,
+tests/test_cross_backend.py); these tests pin each speed-up on its own.
+"""
+
+import keras
+import numpy as np
+import pytest
+
+from cmva_keras.backend import keras_private
+from cmva_keras.layers import MLP, GaussianEncoder, GaussianHead, Mapper
+from cmva_keras.layers.sublayer import call_sublayer
+
+BACKEND = keras.backend.backend()
+torch_only = pytest.mark.skipif(BACKEND != "torch", reason="a PyTorch-only code path (eager steps)")
+
+
+def dense_model(seed=0):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(7, activation="relu"), keras.layers.Dense(3)])
+    return model
+
+
+def gradients(model, step):
+    rng = np.random.default_rng(100 + step)
+    return [keras.ops.convert_to_tensor(rng.normal(size=v.shape).astype("float32")) for v in model.trainable_variables]
+
+
+def values(variables):
+    return [np.array(keras.ops.convert_to_numpy(v)) for v in variables]
+
+
+# ----------------------------------------------------------------- adam_slots
+def test_adam_slots_are_the_moments_adam_updates():
+    model = dense_model()
+    optimizer = keras.optimizers.Adam(learning_rate=1e-2, beta_1=0.8, beta_2=0.9)
+    optimizer.build(model.trainable_variables)
+    grads = gradients(model, 0)
+    optimizer.apply(grads, model.trainable_variables)
+    chosen = model.trainable_variables[::-1][:3]  # any subset, any order
+    momentums, velocities = keras_private.adam_slots(optimizer, chosen)
+    by_id = {id(v): np.array(keras.ops.convert_to_numpy(g)) for v, g in zip(model.trainable_variables, grads)}
+    for variable, m, v in zip(chosen, momentums, velocities):
+        g = by_id[id(variable)]
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(m), 0.2 * g, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(v), 0.1 * g * g, rtol=1e-6, atol=1e-7)
+
+
+# ------------------------------------------------------------- fused Adam
+def _apply_three_steps(optimizer_factory, fused):
+    from cmva_keras.backend import torch_adam
+
+    model = dense_model()
+    optimizer = optimizer_factory()
+    optimizer.build(model.trainable_variables)
+    used = []
+    for step in range(3):
+        grads = [g for g in gradients(model, step)]
+        variables = model.trainable_variables
+        if fused:
+            done = torch_adam.apply_adam(optimizer, grads, variables)
+            used.append(done)
+            if not done:
+                optimizer.apply(grads, variables)
+        else:
+            optimizer.apply(grads, variables)
+    slots = []
+    if type(optimizer).__name__ == "Adam":
+        momentums, velocities = keras_private.adam_slots(optimizer, model.trainable_variables)
+        slots = values(momentums) + values(velocities)
+    return values(model.trainable_variables), slots, optimizer, used
+
+
+@torch_only
+@pytest.mark.parametrize("learning_rate", [1e-3, "schedule"])
+def test_fused_adam_makes_keras_adams_update(learning_rate):
+    def factory():
+        rate = learning_rate
+        if rate == "schedule":
+            rate = keras.optimizers.schedules.ExponentialDecay(1e-2, decay_steps=1, decay_rate=0.5)
+        return keras.optimizers.Adam(learning_rate=rate, beta_1=0.85, beta_2=0.95, epsilon=1e-3)
+
+    weights, slots, _, _ = _apply_three_steps(factory, fused=False)
+    fused_weights, fused_slots, optimizer, used = _apply_three_steps(factory, fused=True)
+    assert used == [True, True, True]
+    assert int(keras.ops.convert_to_numpy(optimizer.iterations)) == 3
+    for expected, got in zip(weights + slots, fused_weights + fused_slots):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
+    # The updates moved the weights: the comparison is not between two untouched models.
+    assert not np.allclose(weights[0], values(dense_model().trainable_variables)[0])
+
+
+@torch_only
+@pytest.mark.parametrize("factory", [
+    lambda: keras.optimizers.Adam(amsgrad=True),
+    lambda: keras.optimizers.Adam(weight_decay=0.1),
+    lambda: keras.optimizers.Adam(clipnorm=1.0),
+    lambda: keras.optimizers.Adam(global_clipnorm=1.0),
+    lambda: keras.optimizers.Adam(use_ema=True),
+    lambda: keras.optimizers.Adam(gradient_accumulation_steps=2),
+    lambda: keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam()),
+    lambda: keras.optimizers.SGD(),
+    lambda: keras.optimizers.AdamW(),
+], ids=["amsgrad", "weight_decay", "clipnorm", "global_clipnorm", "ema", "accumulation",
+        "loss_scale", "sgd", "adamw"])
+def test_fused_adam_declines_what_is_not_plain_adam_and_the_fallback_is_keras(factory):
+    weights, slots, _, _ = _apply_three_steps(factory, fused=False)
+    fused_weights, _, _, used = _apply_three_steps(factory, fused=True)
+    assert used == [False, False, False]
+    for expected, got in zip(weights, fused_weights):
+        np.testing.assert_array_equal(got, expected)
+
+
+@torch_only
+def test_fused_adam_declines_a_missing_gradient_and_a_constrained_variable():
+    from cmva_keras.backend import torch_adam
+
+    model = dense_model()
+    optimizer = keras.optimizers.Adam()
+    optimizer.build(model.trainable_variables)
+    grads = gradients(model, 0)
+    assert torch_adam.fusable(optimizer, grads, model.trainable_variables)
+    assert not torch_adam.fusable(optimizer, [None] + grads[1:], model.trainable_variables)
+    model.layers[0].kernel.constraint = keras.constraints.NonNeg()
+    assert not torch_adam.fusable(optimizer, grads, model.trainable_variables)
+
+
+# -------------------------------------------- frozen weights require no gradient
+@torch_only
+def test_a_phase_computes_gradients_for_its_trained_variables_only():
+    from tiny import build_tiny_cmva, tiny_data
+
+    model = build_tiny_cmva()
+    model.set_phase(2)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    x, y = tiny_data()
+    model.fit(x, y, batch_size=len(x), epochs=1, verbose=0)
+    trained = {id(v) for v in model.phase_trainable_variables}
+    for variable in model.trainable_variables:
+        assert variable.value.requires_grad == (id(variable) in trained), variable.path
+        assert (variable.value.grad is not None) == (id(variable) in trained), variable.path
+    model.set_phase(3)
+    model.fit(x, y, batch_size=len(x), epochs=1, verbose=0)
+    assert all(v.value.requires_grad and v.value.grad is not None for v in model.trainable_variables)
+
+
+# ----------------------------------------------------------------- sublayers
+def _layers():
+    return [
+        (MLP(4, hidden_units=(6, 5)), (3, 7)),
+        (GaussianEncoder(4, hidden_units=(6,)), (3, 7)),
+        (GaussianHead(4), (3, 7)),
+        (Mapper(4), (3, 4)),
+    ]
+
+
+@pytest.mark.parametrize("index", range(4), ids=["mlp", "gaussian_encoder", "gaussian_head", "mapper"])
+def test_composite_layers_give_what_calling_each_sublayer_gives(index, monkeypatch):
+    keras.utils.set_random_seed(1)
+    layer, shape = _layers()[index]
+    x = keras.ops.convert_to_tensor(np.random.default_rng(0).normal(size=shape).astype("float32"))
+    args = (x, x) if isinstance(layer, Mapper) else (x,)
+    fast = keras.tree.map_structure(keras.ops.convert_to_numpy, layer(*args))
+    # The same layer with every sublayer called through Keras' __call__.
+    from cmva_keras.layers import sublayer
+
+    monkeypatch.setattr(sublayer, "_TORCH", False)
+    slow = keras.tree.map_structure(keras.ops.convert_to_numpy, layer(*args))
+    for a, b in zip(keras.tree.flatten(fast), keras.tree.flatten(slow)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_call_sublayer_goes_through_call_where_a_mixed_policy_would_cast():
+    layer = keras.layers.Dense(3, dtype="mixed_bfloat16")
+    layer.build((2, 4))
+    out = call_sublayer(layer, keras.ops.ones((2, 4), "float32"))
+    assert keras.backend.standardize_dtype(out.dtype) == "bfloat16"  # autocast happened
+
+
+def test_call_sublayer_on_an_unbuilt_layer_builds_it():
+    layer = keras.layers.Dense(3)
+    out = call_sublayer(layer, keras.ops.ones((2, 4)))
+    assert layer.built and tuple(out.shape) == (2, 3)
+
+
+# ------------------------------------------------------------ UntrackedJaxState
+@pytest.mark.skipif(BACKEND != "jax", reason="only JAX's fit hands its state over through model._jax_state")
+def test_jax_state_is_stored_untracked_and_fit_is_unchanged():
+    class Untracked(keras_private.UntrackedJaxState, keras.Model):
+        pass
+
+    def fitted(cls):
+        keras.utils.set_random_seed(0)
+        inputs = keras.Input((5,))
+        model = cls(inputs, keras.layers.Dense(3)(keras.layers.Dense(7, activation="relu")(inputs)))
+        model.compile(optimizer="adam", loss="mse")
+        x, y = np.ones((8, 5), "float32"), np.zeros((8, 3), "float32")
+        model.fit(x, y, batch_size=4, epochs=2, verbose=0)
+        return model
+
+    state = {"trainable_variables": [np.zeros(2)]}
+    untracked, plain = fitted(Untracked), fitted(keras.Model)
+    untracked._jax_state = state
+    plain._jax_state = state
+    assert untracked._jax_state is state  # stored as given
+    assert plain._jax_state is not state  # Keras' tracker wraps it: the walk the mixin skips
+    for a, b in zip(values(untracked.weights), values(plain.weights)):
+        np.testing.assert_array_equal(a, b)
