@@ -28,9 +28,12 @@ TOLERANCE = 1e-5
 KERAS_COMPILE = {
     ("tensorflow", "keras"): {"jit_compile": False},
     ("tensorflow", "keras_xla"): {"jit_compile": True},
+    ("tensorflow", "keras_all_terms"): {"jit_compile": False},
     ("jax", "keras"): {},
+    ("jax", "keras_all_terms"): {},
     ("jax", "keras_spe10"): {"steps_per_execution": 10},
     ("torch", "keras"): {},
+    ("torch", "keras_all_terms"): {},
     ("torch", "keras_compile"): {"jit_compile": True},
 }
 """`compile()` arguments of each Keras row."""
@@ -107,6 +110,8 @@ def build_rows(backend, config, phase, names, batches, log=print):
             checks[name] = check_equivalence(reference_terms, row.first_loss(x, y, noise), f"{backend} {name}")
         else:
             model = reference if name == "keras" else build_benchmark_cmva(config, phase)
+            if name == "keras_all_terms":
+                model.inactive_terms_every = 1  # every term on every step, as the hand-written loops
             row = KerasRow(name, model, batches, config, **KERAS_COMPILE[(backend, name)])
         rows[name] = row
     for name, errors in checks.items():

@@ -218,3 +218,14 @@ def test_script_writes_a_table_for_this_backend(tmp_path):
     rows = results[BACKEND]["phases"]["3"]["rows"]
     assert "hand" in rows and "keras" in rows and all(r["steps_per_s"] > 0 for r in rows.values())
     assert all(errors["loss"] <= 1e-5 for errors in results[BACKEND]["phases"]["3"]["checks"].values())
+
+
+def test_the_all_terms_row_computes_every_term_and_the_default_row_samples_the_logged_ones():
+    from cmva_benchmark.runner import build_rows
+
+    batches = synthetic_batches(TINY)
+    rows, checks = build_rows(BACKEND, TINY, 2, ["keras", "keras_all_terms", "hand"], batches, log=lambda *a: None)
+    assert rows["keras"].model.inactive_terms_every > 1 and rows["keras"].model.skipped_terms() == ("rec_1", "rec_2")
+    assert rows["keras_all_terms"].model.inactive_terms_every == 1
+    assert rows["keras_all_terms"].model.skipped_terms() == ()
+    assert checks["hand"]["loss"] <= 1e-5
