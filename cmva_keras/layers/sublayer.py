@@ -12,7 +12,12 @@ What: for a built sublayer, on PyTorch, with eager tensors that already have
 the layer's compute dtype, `call_sublayer(layer, x)` is `layer.call(x)`: the
 layer's own computation, which is all `__call__` would run for such inputs
 (no cast, no mask, no training flag: Dense, Flatten and GaussianHead take
-none). Anything else (another backend, where a step is traced once and the
+none). A plain `keras.layers.Dense` (no quantization, no LoRA, relu or
+linear activation) on a 2-D batch is computed as `Dense.call` computes it,
+matmul, bias add, activation, but with torch's own functions: Keras' ops
+convert and check each operand (about 5 conversions per Dense call), which
+cost as much again as `__call__`. The results are bit-identical
+(tests/test_step_speedups.py). Anything else (another backend, where a step is traced once and the
 bookkeeping is free; symbolic tensors; an unbuilt layer; inputs that a mixed
 dtype policy would cast) goes through `layer(x)`. The parts of a model (E1,
 D1, ...) are always called through `__call__`: users' own layers may rely on
@@ -30,8 +35,29 @@ def _eager_with_dtype(value, dtype):
     return isinstance(value, torch.Tensor) and keras.backend.standardize_dtype(value.dtype) == dtype
 
 
+def _plain_dense(layer, inputs):
+    """Whether `layer` is a Dense layer `_torch_dense` computes exactly as `Dense.call` does."""
+    return (
+        type(layer) is keras.layers.Dense and len(inputs) == 1 and inputs[0].dim() == 2
+        and layer.quantization_mode is None and not layer.lora_enabled
+        and layer.activation in (keras.activations.relu, keras.activations.linear)
+    )
+
+
+def _torch_dense(layer, x):
+    """`Dense.call(x)`: `activation(x @ kernel + bias)`, with torch's functions on the variables' tensors."""
+    import torch
+
+    x = torch.matmul(x, layer.kernel.value)
+    if layer.bias is not None:
+        x = x + layer.bias.value
+    return torch.relu(x) if layer.activation is keras.activations.relu else x
+
+
 def call_sublayer(layer, *inputs):
     """`layer(*inputs)`, or on PyTorch `layer.call(*inputs)` where that is the same computation (see module doc)."""
     if _TORCH and layer.built and all(_eager_with_dtype(x, layer.compute_dtype) for x in inputs):
+        if _plain_dense(layer, inputs):
+            return _torch_dense(layer, inputs[0])
         return layer.call(*inputs)
     return layer(*inputs)
