@@ -24,9 +24,9 @@ parts changed in each epoch, and the files, to OUT (JSON).
 
 `python distribute_worker.py process ADDRESS NUM_PROCESSES PROCESS_ID WORKDIR OUT [stop]`:
 one process of a multi-process JAX job (one CPU device each): joins the job,
-trains the food smoke run into WORKDIR and writes its final weights to OUT
-(`.npz`) and what it saw to OUT.json. With `stop`, every process stops after
-epoch 2 and then runs the same training again, resuming.
+trains the food smoke run (with validation) into WORKDIR and writes its final
+weights to OUT (`.npz`) and what it saw to OUT.json. With `stop`, every
+process stops after epoch 2 and then runs the same training again, resuming.
 """
 
 import json
@@ -312,11 +312,12 @@ def process(address, num_processes, process_id, workdir, out, stop=""):
     from cmva_keras.training.loop import train
 
     num_processes, process_id = distribute.initialize_processes(address, int(num_processes), int(process_id))
+    config = _smoke_config(**{"train.validation_fraction": 0.1})
     seen = {}
     if stop:
         stops, ran = _stop_after_epoch_1()
         try:
-            train(_smoke_config(), workdir)
+            train(config, workdir)
             seen["first_finished"] = True
         except Stop:
             seen["first_finished"] = False
@@ -324,9 +325,10 @@ def process(address, num_processes, process_id, workdir, out, stop=""):
         # The job is over (every process stopped, process 0's backup written) before it is run again.
         distribute.Distribution(num_processes=num_processes, process_id=process_id).barrier("stopped")
         stops["armed"], ran[:] = False, []
-    model, records = train(_smoke_config(), workdir)
+    model, records = train(config, workdir)
     if stop:
         seen["second_ran"] = list(ran)
+    seen["records"] = records
     seen["epochs"] = [r.get("epoch") for r in records]
     seen["phase"] = model.phase
     with open(out + ".json", "w") as f:

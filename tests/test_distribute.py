@@ -183,10 +183,10 @@ def free_port():
 
 @only_jax
 def test_two_jax_processes_stopped_and_run_again_resume_together_and_only_process_0_writes(tmp_path):
-    """Two processes on 127.0.0.1, one CPU device each. Every process stops after epoch 2 (phase 2), as a
-    killed job would, and runs the same command again: both resume at epoch 3 from process 0's backup (process 1
-    keeps no state of its own) and end with identical weights. Process 1 is given its own (empty) workdir: it
-    must stay empty, while process 0's holds the run."""
+    """Two processes on 127.0.0.1, one CPU device each, validating. Every process stops after epoch 2 (phase 2),
+    as a killed job would, and runs the same command again: both resume at epoch 3 from process 0's backup
+    (process 1 keeps no state of its own) and end with identical weights. Process 1 is given its own (empty)
+    workdir: it must stay empty, while process 0's holds the run. Validation: see check_multi_process_validation."""
     address = f"127.0.0.1:{free_port()}"
     workdirs = [str(tmp_path / f"process{i}") for i in (0, 1)]
     os.makedirs(workdirs[1])
@@ -206,6 +206,7 @@ def test_two_jax_processes_stopped_and_run_again_resume_together_and_only_proces
         # The second run continues at epoch 3 (phase 3) on both processes; the history keeps epochs 1-2.
         assert seen["second_ran"] == [2] and seen["epochs"] == [1, 2, 3] and seen["phase"] == 3, (i, seen)
     assert "backup" in json.load(open(outs[0] + ".json"))["after_stop"]
+    check_multi_process_validation(workdirs[0], [json.load(open(out + ".json"))["records"] for out in outs])
     a, b = np.load(outs[0]), np.load(outs[1])
     assert sorted(a.files) == sorted(b.files) and len(a.files) > 10
     for key in a.files:
@@ -214,6 +215,31 @@ def test_two_jax_processes_stopped_and_run_again_resume_together_and_only_proces
     for name in ("model.keras", "phase_3.keras", "history.json", "config.json"):
         assert os.path.exists(os.path.join(workdirs[0], name)), name
     assert not os.path.exists(os.path.join(workdirs[0], "backup"))
+
+
+def check_multi_process_validation(workdir, records):
+    """Every process logged the same validation values each epoch, and the last epoch's equal one process's
+    evaluation of the saved model: the task's metrics and the terms without sampling noise (the KL terms)."""
+    import keras
+    from distribute_worker import _smoke_config
+
+    from cmva_keras.callbacks import ValidationMetrics
+    from cmva_keras.training.setup import build_datasets, task_of
+
+    logged = [[{k: v for k, v in r.items() if k.startswith("val_")} for r in process] for process in records]
+    assert logged[0] == logged[1]
+    assert all("val_loss" in r and "val_f1" in r for r in logged[0]), logged[0]
+    config = _smoke_config(**{"train.validation_fraction": 0.1, "train.distribute": "none"})
+    data = build_datasets(config)
+    model = keras.models.load_model(os.path.join(workdir, "model.keras"))
+    metrics = ValidationMetrics(data.validation_eval, task_of(config))
+    metrics.set_model(model)
+    expected = metrics.scores()
+    expected.update({f"val_{k}": v for k, v in model.evaluate(data.validation, verbose=0, return_dict=True).items()
+                     if k in ("kl_1", "kl_2")})
+    assert len(expected) > 3
+    for name, value in expected.items():
+        assert logged[0][-1][name] == pytest.approx(value, rel=1e-5, abs=1e-7), name
 
 
 # ------------------------------------------------------------------ bad input
@@ -245,15 +271,6 @@ def test_several_processes_need_data_parallel_jax_and_a_coordinator():
     # One process, or nothing given: nothing to join.
     assert distribute.initialize_processes(None, None, None, backend="jax") == (1, 0)
     assert distribute.initialize_processes(None, 1, 0, backend="jax") == (1, 0)
-
-
-def test_validation_in_a_multi_process_run_is_refused_naming_the_ways_round():
-    several = distribute.Distribution("data_parallel", num_replicas=2, num_processes=2, process_id=1)
-    with pytest.raises(ValueError, match="multi-process run is not supported yet") as error:
-        several.check_validation(True)
-    assert "train.validation_fraction=0" in str(error.value) and "--num_processes 1" in str(error.value)
-    several.check_validation(False)
-    distribute.Distribution("data_parallel", num_replicas=2).check_validation(True)  # one host validates
 
 
 @pytest.mark.skipif(BACKEND != "torch", reason="the script's torch refusal: runs once, in the torch suite")

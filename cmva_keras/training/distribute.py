@@ -30,14 +30,18 @@ workdir. (A "+ Mapper" run's processes read the finished baseline's
 
 Validation: on one host, each validation batch is split between the devices
 like a training batch (the examples cut to a multiple of the device count).
-A multi-process run refuses validation data, for two reasons in Keras 3.15:
-its per-process sharding of an input (`rebatch` to the per-process batch,
-then every P-th slice) gives back the global batches only when the split is
-a whole number of global batches, otherwise the processes get batches of
-different sizes, or different numbers of batches; and `predict`, which the
-task's metrics (`ValidationMetrics`) use, cannot gather a prediction whose
-rows live on other processes. Evaluate such a run afterwards
-(`scripts/evaluate.py`).
+In a multi-process run, every process evaluates the whole validation set on
+a local copy of the model, on one of its devices, with the weights of the
+epoch's end (`LocalValidation`): every process logs the same `val_*` values
+(the terms and the task's metrics), and process 0 writes them. Keras 3.15
+cannot do it the sharded way: its per-process sharding of an input
+(`rebatch` to the per-process batch, then every P-th slice) gives back the
+global batches only when the split is a whole number of global batches
+(otherwise the processes get batches of different sizes, or different
+numbers of batches), and `predict`, which the task's metrics use, cannot
+gather a prediction whose rows live on other processes. The price: each
+process validates the whole split (as one device would), and holds a second
+copy of the weights.
 """
 
 import contextlib
@@ -197,23 +201,70 @@ class Distribution:
         payload = np.frombuffer(data, np.uint8) if self.is_chief else np.zeros(length, np.uint8)
         return multihost_utils.broadcast_one_to_all(payload).tobytes()
 
-    def check_validation(self, has_validation):
-        """Refuses validation data in a multi-process run (see the module's docstring), naming the ways round."""
-        if self.num_processes > 1 and has_validation:
-            raise ValueError(
-                "Validation during a multi-process run is not supported yet: Keras shards the validation batches "
-                "between the processes unevenly, and cannot gather the task's predictions across processes "
-                "(cmva_keras/training/distribute.py). Train without it (--set train.validation_fraction=0; a "
-                "dataset with its own validation split, such as Recipe1M, cannot run multi-process yet), or on "
-                "one host (--num_processes 1), and evaluate afterwards with scripts/evaluate.py."
-            )
-
     def barrier(self, name):
         """Waits until every process reaches this point (multi-process JAX); a no-op otherwise."""
         if self.num_processes > 1:
             from jax.experimental import multihost_utils
 
             multihost_utils.sync_global_devices(name)
+
+
+@contextlib.contextmanager
+def _without_distribution():
+    """No `keras.distribution` while it holds: variables and steps live on this process's default device."""
+    previous = keras.distribution.distribution()
+    keras.distribution.set_distribution(None)
+    try:
+        yield
+    finally:
+        keras.distribution.set_distribution(previous)
+
+
+class LocalValidation(keras.callbacks.Callback):
+    """Validation in a multi-process run: each process evaluates the whole set on a local copy of the model.
+
+    At each epoch's end, the copy (built once, outside the distribution, on
+    this process's default device) takes the model's phase and weights, and
+    adds to the logs `val_<term>` for every term (as `fit`'s
+    `validation_data` would) and, with `metrics`, the task's metrics. Every
+    process computes the same values from the same weights and examples; no
+    step of the job waits on another process meanwhile.
+
+    Args:
+        validation: `(x, y)` batches (the whole validation set, not sharded).
+        input_shape: one source input's shape.
+        metrics: a `ValidationMetrics` (the task's metrics), or None.
+        jit_compile: as the run's `compile`.
+    """
+
+    def __init__(self, validation, input_shape, metrics=None, jit_compile="auto"):
+        super().__init__()
+        self.validation = validation
+        self.input_shape = tuple(input_shape)
+        self.metrics = metrics
+        self.jit_compile = jit_compile
+        self.local_model = None
+
+    def _local(self):
+        if self.local_model is None:
+            model = self.model
+            self.local_model = type(model).from_config(model.get_config())
+            self.local_model.build((None,) + self.input_shape)
+            self.local_model.compile(jit_compile=self.jit_compile)
+        return self.local_model
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        with _without_distribution():
+            local = self._local()
+            local.set_phase(self.model.phase)  # first: set_weights then gives the model's own loss weights
+            local.set_weights([keras.ops.convert_to_numpy(v) for v in self.model.weights])
+            results = local.evaluate(self.validation, verbose=0, return_dict=True)
+            logs.update({f"val_{name}": float(value) for name, value in results.items()})
+            if self.metrics is not None:
+                self.metrics.set_model(local)
+                logs.update(self.metrics.scores())
 
 
 def _pack_resume_state(workdir):

@@ -110,8 +110,8 @@ def _train(config, workdir, distribution):
         with open(os.path.join(out, run_files.CONFIG), "w") as f:
             f.write(to_json(config))
         keras.utils.set_random_seed(config.seed)
-        data = build_datasets(config, num_replicas=distribution.num_replicas)
-        distribution.check_validation(data.validation is not None)
+        # Several processes validate on one device each (distribute.LocalValidation): nothing to cut.
+        data = build_datasets(config, num_replicas=1 if distribution.num_processes > 1 else distribution.num_replicas)
         if data.vocabulary:
             # Label names, read by evaluation and shipped in the exported SavedModel.
             with open(os.path.join(out, run_files.VOCABULARY), "w") as f:
@@ -156,6 +156,16 @@ def _mapper_on_baseline(config, workdir, distribution):
                       squared_wasserstein=config.model.squared_wasserstein, name="with_mapper")
 
 
+def _validation_callbacks(config, data, task, distribution):
+    """The task's metrics on validation data (and, with several processes, the terms too: `LocalValidation`)."""
+    if data.validation_eval is None:
+        return []
+    metrics = ValidationMetrics(data.validation_eval, task)
+    if distribution.num_processes == 1:
+        return [metrics]
+    return [distribute.LocalValidation(data.validation, data.input_shape, metrics, config.train.jit_compile)]
+
+
 def _fit(model, config, data, workdir, distribution):
     """Compiles and fits `model` through its phases with the run's callbacks; writes the workdir's files."""
     model.build((None,) + tuple(data.input_shape))
@@ -177,7 +187,7 @@ def _fit(model, config, data, workdir, distribution):
         *method_callbacks(config, model, schedule),
         keras.callbacks.LearningRateScheduler(epoch_learning_rate(config.train)),
         # The task's metrics join the epoch's logs before anything records or judges them.
-        *([ValidationMetrics(data.validation_eval, task)] if data.validation_eval is not None else []),
+        *_validation_callbacks(config, data, task, distribution),
         NonFiniteLossGuard(last_good_checkpoint=lambda: checkpoints.last_saved or (
             backup_dir if os.path.isdir(backup_dir) else None)),
         checkpoints,
@@ -189,7 +199,8 @@ def _fit(model, config, data, workdir, distribution):
         data.train,
         epochs=schedule.total_epochs,
         steps_per_epoch=data.train_steps,
-        validation_data=data.validation,
+        # Several processes validate in distribute.LocalValidation instead.
+        validation_data=data.validation if distribution.num_processes == 1 else None,
         shuffle=False,  # the pipeline shuffles; Keras ignores (and warns about) shuffle=True for tf.data
         callbacks=callbacks,
         verbose=config.train.verbose,
