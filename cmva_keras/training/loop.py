@@ -12,7 +12,8 @@ best validation epoch (`best_epochs.json`). A run stopped part-way is resumed by
 the same command again: `backup/` holds Keras' `BackupAndRestore` state.
 
 `train.distribute=data_parallel` trains over every local device (JAX, also
-over several processes; TensorFlow); only process 0 writes the workdir
+over several processes; TensorFlow); only process 0 writes the workdir, and
+several processes validate each on a local copy of the model
 (`cmva_keras/training/distribute.py`).
 """
 
