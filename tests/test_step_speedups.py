@@ -1,7 +1,8 @@
 """The training-step speed-ups of cmva_keras/backend and cmva_keras/layers change no number.
 
-- PyTorch's fused Adam (`backend/torch_adam.py`) makes Keras' Adam update, and
-  is used only where it is that update;
+- PyTorch's and TensorFlow's fused Adam kernels (`backend/torch_adam.py`,
+  `backend/tensorflow_adam.py`) make Keras' Adam update, and are used only
+  where they are that update (JAX has none: XLA fuses Keras' update itself);
 - frozen variables do not require gradients on PyTorch, and the trained ones do;
 - `call_sublayer` gives `layer(x)`'s result;
 - `adam_slots` and `UntrackedJaxState` (the private-API shim).
@@ -21,6 +22,18 @@ from cmva_keras.layers.sublayer import call_sublayer
 
 BACKEND = keras.backend.backend()
 torch_only = pytest.mark.skipif(BACKEND != "torch", reason="a PyTorch-only code path (eager steps)")
+fused_only = pytest.mark.skipif(BACKEND == "jax", reason="JAX has no fused Adam path: XLA fuses Keras' update")
+
+
+def fused_adam():
+    """The backend's fused Adam module."""
+    if BACKEND == "torch":
+        from cmva_keras.backend import torch_adam
+
+        return torch_adam
+    from cmva_keras.backend import tensorflow_adam
+
+    return tensorflow_adam
 
 
 def dense_model(seed=0):
@@ -56,8 +69,6 @@ def test_adam_slots_are_the_moments_adam_updates():
 
 # ------------------------------------------------------------- fused Adam
 def _apply_three_steps(optimizer_factory, fused):
-    from cmva_keras.backend import torch_adam
-
     model = dense_model()
     optimizer = optimizer_factory()
     optimizer.build(model.trainable_variables)
@@ -66,7 +77,7 @@ def _apply_three_steps(optimizer_factory, fused):
         grads = [g for g in gradients(model, step)]
         variables = model.trainable_variables
         if fused:
-            done = torch_adam.apply_adam(optimizer, grads, variables)
+            done = fused_adam().apply_adam(optimizer, grads, variables)
             used.append(done)
             if not done:
                 optimizer.apply(grads, variables)
@@ -79,7 +90,7 @@ def _apply_three_steps(optimizer_factory, fused):
     return values(model.trainable_variables), slots, optimizer, used
 
 
-@torch_only
+@fused_only
 @pytest.mark.parametrize("learning_rate", [1e-3, "schedule"])
 def test_fused_adam_makes_keras_adams_update(learning_rate):
     def factory():
@@ -98,7 +109,7 @@ def test_fused_adam_makes_keras_adams_update(learning_rate):
     assert not np.allclose(weights[0], values(dense_model().trainable_variables)[0])
 
 
-@torch_only
+@fused_only
 @pytest.mark.parametrize("factory", [
     lambda: keras.optimizers.Adam(amsgrad=True),
     lambda: keras.optimizers.Adam(weight_decay=0.1),
@@ -119,18 +130,34 @@ def test_fused_adam_declines_what_is_not_plain_adam_and_the_fallback_is_keras(fa
         np.testing.assert_array_equal(got, expected)
 
 
-@torch_only
+@fused_only
 def test_fused_adam_declines_a_missing_gradient_and_a_constrained_variable():
-    from cmva_keras.backend import torch_adam
-
+    fused = fused_adam()
     model = dense_model()
     optimizer = keras.optimizers.Adam()
     optimizer.build(model.trainable_variables)
     grads = gradients(model, 0)
-    assert torch_adam.fusable(optimizer, grads, model.trainable_variables)
-    assert not torch_adam.fusable(optimizer, [None] + grads[1:], model.trainable_variables)
+    assert fused.fusable(optimizer, grads, model.trainable_variables)
+    assert not fused.fusable(optimizer, [None] + grads[1:], model.trainable_variables)
     model.layers[0].kernel.constraint = keras.constraints.NonNeg()
-    assert not torch_adam.fusable(optimizer, grads, model.trainable_variables)
+    assert not fused.fusable(optimizer, grads, model.trainable_variables)
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.distribute strategies exist on TensorFlow only")
+def test_tensorflow_fused_adam_declines_under_a_distribution_strategy():
+    import tensorflow as tf
+
+    from cmva_keras.backend import tensorflow_adam
+
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    with strategy.scope():
+        model = dense_model()
+        optimizer = keras.optimizers.Adam()
+        optimizer.build(model.trainable_variables)
+    grads = gradients(model, 0)
+    with strategy.scope():
+        assert not tensorflow_adam.fusable(optimizer, grads, model.trainable_variables)
+    assert tensorflow_adam.fusable(optimizer, grads, model.trainable_variables) is True
 
 
 # -------------------------------------------- frozen weights require no gradient

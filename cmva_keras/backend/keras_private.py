@@ -1,6 +1,6 @@
 """The one module of cmva_keras that touches private Keras APIs.
 
-Keras 3 gives no public way to do seven things this package needs, and has one
+Keras 3 gives no public way to do eight things this package needs, and has one
 saving bug it works around. Each is done here, and only here, behind a small
 public function:
 
@@ -13,6 +13,9 @@ public function:
 - `loss_scale_variable(optimizer)`: a `LossScaleOptimizer`'s current loss
   scale (`optimizer.dynamic_scale`, undocumented) and its initial value, so
   that a fresh-optimizer reset puts the scale back instead of zeroing it.
+- `adam_class()`: the class `keras.optimizers.Adam(...)` instantiates on this
+  backend (on PyTorch, `keras.src.backend.torch.optimizers.torch_adam.Adam`),
+  so that the fused Adam updates recognise a plain Adam.
 - `adam_slots(optimizer, variables)`: a built `keras.optimizers.Adam`'s first
   and second moment variables for `variables` (`optimizer._momentums`,
   `_velocities`, `_get_variable_index`), so that PyTorch's fused Adam kernel
@@ -69,6 +72,8 @@ LEARNING_RATE_ATTRIBUTE = "_learning_rate"
 LOSS_SCALE_ATTRIBUTE = "dynamic_scale"
 ADAM_SLOT_ATTRIBUTES = ("_momentums", "_velocities")
 JAX_STATE_ATTRIBUTE = "_jax_state"
+# Where Keras keeps the class it instantiates for `keras.optimizers.Adam` on PyTorch.
+TORCH_ADAM = ("keras.src.backend.torch.optimizers.torch_adam", "Adam")
 VARIABLE_INDEX_METHOD = "_get_variable_index"
 
 # Where Keras keeps backend-specific classes, and the public home of the optimizers.
@@ -118,6 +123,20 @@ def loss_scale_variable(optimizer):
     if not isinstance(variable, keras.Variable):
         return None
     return variable, float(optimizer.get_config()["initial_scale"])
+
+
+def adam_class(backend=BACKEND):
+    """The class of `keras.optimizers.Adam(...)` instances on `backend`.
+
+    On PyTorch Keras instantiates a subclass of its own (`TorchOptimizer.__new__`);
+    elsewhere the public class itself.
+    """
+    if backend == "torch":
+        import importlib
+
+        module, name = TORCH_ADAM
+        return getattr(importlib.import_module(module), name)
+    return keras.optimizers.Adam
 
 
 def adam_slots(optimizer, variables):
@@ -312,13 +331,22 @@ def problems(backend=BACKEND, model_class=None, optimizer_class=None):
             f"keras.Model's __init__ and compile no longer set `{COMPILED_METRICS_ATTRIBUTE}`, "
             "the compiled-metrics container (read by compiled_metrics)"
         )
-    adam_class = keras.optimizers.Adam if optimizer_class is keras.optimizers.Optimizer else optimizer_class
-    if not (all(_stores(adam_class, "build", name) for name in ADAM_SLOT_ATTRIBUTES)
-            and callable(getattr(adam_class, VARIABLE_INDEX_METHOD, None))):
+    adam = keras.optimizers.Adam if optimizer_class is keras.optimizers.Optimizer else optimizer_class
+    if not (all(_stores(adam, "build", name) for name in ADAM_SLOT_ATTRIBUTES)
+            and callable(getattr(adam, VARIABLE_INDEX_METHOD, None))):
         found.append(
             f"keras.optimizers.Adam.build no longer sets `{ADAM_SLOT_ATTRIBUTES[0]}` and "
             f"`{ADAM_SLOT_ATTRIBUTES[1]}`, or the optimizer lost `{VARIABLE_INDEX_METHOD}` (read by adam_slots)"
         )
+    if backend == "torch":
+        try:
+            torch_adam = adam_class("torch")
+        except (ImportError, AttributeError):
+            torch_adam = None
+        if not (isinstance(torch_adam, type) and issubclass(torch_adam, keras.optimizers.Adam)):
+            found.append(
+                f"{'.'.join(TORCH_ADAM)} is no longer Keras' PyTorch Adam class (read by adam_class)"
+            )
     if not _stores(optimizer_class, "__init__", LEARNING_RATE_ATTRIBUTE):
         found.append(
             f"keras.optimizers.Optimizer.__init__ no longer sets `{LEARNING_RATE_ATTRIBUTE}`, "

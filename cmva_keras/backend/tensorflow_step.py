@@ -2,7 +2,7 @@
 
 import tensorflow as tf
 
-from cmva_keras.backend import keras_private
+from cmva_keras.backend import keras_private, tensorflow_adam
 
 
 class TrainStepMixin(keras_private.FirstBatchHook):
@@ -30,7 +30,9 @@ class TrainStepMixin(keras_private.FirstBatchHook):
         # Only the current phase's parts are differentiated and updated.
         variables = self.phase_trainable_variables
         gradients = tape.gradient(loss, variables)
-        self.optimizer.apply(gradients, variables)
+        # Adam as TensorFlow's fused kernel where that is Keras' exact update (tensorflow_adam.py).
+        if not tensorflow_adam.apply_adam(self.optimizer, gradients, variables):
+            self.optimizer.apply(gradients, variables)
         return self._update_metrics(terms, y, y_pred, log_flag)
 
     def test_step(self, data):

@@ -33,31 +33,14 @@ import keras
 import torch
 from torch.optim.adam import adam
 
-from cmva_keras.backend import keras_private
+from cmva_keras.backend import adam_update, keras_private
 
-# The class Keras 3 instantiates on PyTorch for `keras.optimizers.Adam` (see `TorchOptimizer.__new__`).
-KERAS_TORCH_ADAM = "keras.src.backend.torch.optimizers.torch_adam.Adam"
 FUSED_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
-
-
-def _class_path(obj):
-    return f"{type(obj).__module__}.{type(obj).__qualname__}"
 
 
 def fusable(optimizer, gradients, variables):
     """Whether `apply_adam` computes exactly `optimizer.apply(gradients, variables)`'s update."""
-    if _class_path(optimizer) != KERAS_TORCH_ADAM or not optimizer.built:
-        return False
-    if optimizer.amsgrad or optimizer.use_ema or optimizer.gradient_accumulation_steps:
-        return False
-    if any(getattr(optimizer, name) is not None
-           for name in ("weight_decay", "clipnorm", "clipvalue", "global_clipnorm", "loss_scale_factor")):
-        return False
-    if not all(isinstance(getattr(optimizer, name), (int, float)) for name in ("beta_1", "beta_2", "epsilon")):
-        return False
-    if not variables or len(gradients) != len(variables) or any(g is None for g in gradients):
-        return False
-    if any(v.constraint is not None or v.overwrite_with_gradient for v in variables):
+    if not adam_update.plain_adam(optimizer, gradients, variables, (keras_private.adam_class("torch"),)):
         return False
     values = [v.value for v in variables]
     dtype, device = values[0].dtype, values[0].device
