@@ -241,3 +241,8 @@ def test_jax_state_is_stored_untracked_and_fit_is_unchanged():
     assert plain._jax_state is not state  # Keras' tracker wraps it: the walk the mixin skips
     for a, b in zip(values(untracked.weights), values(plain.weights)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_adam_class_is_the_class_of_a_keras_adam_on_this_backend():
+    assert type(keras.optimizers.Adam()) is keras_private.adam_class()
+    assert issubclass(keras_private.adam_class(), keras.optimizers.Adam)
