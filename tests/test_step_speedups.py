@@ -246,3 +246,30 @@ def test_jax_state_is_stored_untracked_and_fit_is_unchanged():
 def test_adam_class_is_the_class_of_a_keras_adam_on_this_backend():
     assert type(keras.optimizers.Adam()) is keras_private.adam_class()
     assert issubclass(keras_private.adam_class(), keras.optimizers.Adam)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_call_part_gives_what_calling_the_part_gives_and_passes_training(training, monkeypatch):
+    from cmva_keras.layers import sublayer
+    from cmva_keras.layers.sublayer import call_part
+
+    def encoder():
+        keras.utils.set_random_seed(3)
+        backbone = keras.Sequential([keras.layers.Dense(6), keras.layers.BatchNormalization()])
+        layer = GaussianEncoder(4, backbone=backbone, hidden_units=(5,))
+        layer.build((8, 7))
+        return layer
+
+    x = keras.ops.convert_to_tensor(np.random.default_rng(1).normal(size=(8, 7)).astype("float32"))
+    direct = encoder()
+    outputs = call_part(direct, x, training=training)
+    monkeypatch.setattr(sublayer, "_TORCH", False)
+    through_call = encoder()
+    expected = through_call(x, training=training)
+    for a, b in zip(outputs, expected):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    # BatchNorm's moving statistics moved in training mode only, the same way on both paths.
+    for a, b in zip(values(direct.non_trainable_variables), values(through_call.non_trainable_variables)):
+        np.testing.assert_array_equal(a, b)
+    moved = not np.allclose(values(direct.non_trainable_variables)[0], 0.0)
+    assert moved == training

@@ -53,6 +53,9 @@ class GaussianEncoder(keras.layers.Layer):
             shape = shape[:-1] + (layer.units,)
         self.head.build(shape)
 
+    # `call` needs no Keras call context (sublayer.call_part): it passes `training` to the backbone.
+    DIRECT_CALL = True
+
     def call(self, inputs, training=None):
         x = inputs
         if not str(x.dtype).startswith(("float", "bfloat")):

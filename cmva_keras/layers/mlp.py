@@ -44,7 +44,10 @@ class MLP(keras.layers.Layer):
             shape = shape[:-1] + (layer.units,)
         self.output_layer.build(shape)
 
-    def call(self, inputs):
+    # `call` needs no Keras call context (sublayer.call_part): its Dense layers take no `training`.
+    DIRECT_CALL = True
+
+    def call(self, inputs, training=None):
         x = inputs
         for layer in self.hidden_layers:
             x = call_sublayer(layer, x)

@@ -19,9 +19,8 @@ convert and check each operand (about 5 conversions per Dense call), which
 cost as much again as `__call__`. The results are bit-identical
 (tests/test_step_speedups.py). Anything else (another backend, where a step is traced once and the
 bookkeeping is free; symbolic tensors; an unbuilt layer; inputs that a mixed
-dtype policy would cast) goes through `layer(x)`. The parts of a model (E1,
-D1, ...) are always called through `__call__`: users' own layers may rely on
-it.
+dtype policy would cast) goes through `layer(x)`, and so does every part of
+another class: users' own layers may rely on `__call__`.
 """
 
 import keras
@@ -61,3 +60,11 @@ def call_sublayer(layer, *inputs):
             return _torch_dense(layer, inputs[0])
         return layer.call(*inputs)
     return layer(*inputs)
+
+
+def call_part(layer, *inputs, training=False):
+    """A model part's `layer(*inputs, training=training)`; `layer.call` where that is the same (module doc)."""
+    if (_TORCH and getattr(type(layer), "DIRECT_CALL", False) and layer.built
+            and all(_eager_with_dtype(x, layer.compute_dtype) for x in inputs)):
+        return layer.call(*inputs, training=training)
+    return layer(*inputs, training=training)

@@ -3,6 +3,7 @@
 import keras
 
 from cmva_keras import losses
+from cmva_keras.layers.sublayer import call_part
 from cmva_keras.models.mapper_terms import mapper_terms
 from cmva_keras.models.staged_model import StagedModel
 from cmva_keras.models.target_side import TargetSide
@@ -166,7 +167,7 @@ class CMVA(TargetSide, StagedModel):
         def decoder(name):
             # `decode(z, training)` for `_logged_reconstruction`: the part in the phase's mode, or in
             # inference mode when the term is only logged.
-            return lambda z, in_training: run(name, z) if in_training else self.part(name)(z, training=False)
+            return lambda z, in_training: run(name, z) if in_training else call_part(self.part(name), z)
 
         def reconstruction(name, decoder_name):
             return lambda z: self._logged_reconstruction(name, y_flat, decoder(decoder_name), z, log_flag, training)

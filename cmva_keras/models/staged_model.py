@@ -45,6 +45,7 @@ from keras import ops
 
 from cmva_keras import losses
 from cmva_keras.backend import TrainStepMixin, keras_private
+from cmva_keras.layers.sublayer import call_part
 from cmva_keras.phases import Phase  # noqa: F401  (re-exported: subclasses declare PHASES with it)
 from cmva_keras.precision import at_least_float32
 
@@ -210,7 +211,7 @@ class StagedModel(TrainStepMixin, keras.Model):
         trained = set(self.current_phase.trained_parts) if training else set()
 
         def run(name, *args):
-            return self.part(name)(*args, training=name in trained)
+            return call_part(self.part(name), *args, training=name in trained)
 
         return run, trained
 
