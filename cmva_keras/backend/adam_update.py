@@ -6,23 +6,24 @@ what it saves). They may replace `optimizer.apply(gradients, variables)` only
 where that call is nothing but Keras' Adam update: this module says where.
 """
 
+from cmva_keras.backend import keras_private
 
 OPTIMIZER_SETTINGS_THAT_CHANGE_THE_UPDATE = (
     "weight_decay", "clipnorm", "clipvalue", "global_clipnorm", "loss_scale_factor",
 )
 
 
-def plain_adam(optimizer, gradients, variables, adam_classes):
+def plain_adam(optimizer, gradients, variables):
     """Whether `optimizer.apply(gradients, variables)` is exactly Keras' Adam update of `variables`.
 
-    True for a built optimizer whose class is one of `adam_classes` (the
-    class Keras instantiates for `keras.optimizers.Adam` on this backend),
+    True for a built optimizer whose class is the one Keras instantiates for
+    `keras.optimizers.Adam` on this backend (`keras_private.adam_class`),
     without amsgrad, EMA, gradient accumulation, weight decay, clipping or a
     loss-scale factor, with numeric betas and epsilon, a gradient for every
     variable, and no variable constraint or `overwrite_with_gradient`. The
     caller checks what its kernel needs of dtypes and devices.
     """
-    if type(optimizer) not in adam_classes or not optimizer.built:
+    if type(optimizer) is not keras_private.adam_class() or not optimizer.built:
         return False
     if optimizer.amsgrad or optimizer.use_ema or optimizer.gradient_accumulation_steps:
         return False

@@ -30,7 +30,7 @@ def fusable(optimizer, gradients, variables):
     """Whether `apply_adam` computes exactly `optimizer.apply(gradients, variables)`'s update."""
     if tf.distribute.has_strategy():
         return False
-    if not adam_update.plain_adam(optimizer, gradients, variables, (keras_private.adam_class("tensorflow"),)):
+    if not adam_update.plain_adam(optimizer, gradients, variables):
         return False
     dtype = variables[0].dtype  # a Keras dtype name, e.g. "float32"
     return all(

@@ -40,7 +40,7 @@ FUSED_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 def fusable(optimizer, gradients, variables):
     """Whether `apply_adam` computes exactly `optimizer.apply(gradients, variables)`'s update."""
-    if not adam_update.plain_adam(optimizer, gradients, variables, (keras_private.adam_class("torch"),)):
+    if not adam_update.plain_adam(optimizer, gradients, variables):
         return False
     values = [v.value for v in variables]
     dtype, device = values[0].dtype, values[0].device
