@@ -27,7 +27,19 @@ Per example (from the `rhd` or `stb` builder):
 
 Large downscales are antialiased: when the crop shrinks the hand by more than
 2x, the image is first resized (antialiased) and the homography adjusted.
+
+What is cached (`prepare_example`): everything that does not depend on the
+random rotation and flips: the decoding, `R_c`, `K'` and the crop side, the
+antialiased shrink, and only the window of the (shrunk) frame that any
+augmented crop can sample (`_reachable_box`). So each epoch's work
+(`augment_example`) is a few 3x3 products and one warp of the window: about
+a fifth of the per-epoch cost of warping from the whole frame, and the cache
+holds the window, not the frame. The shrunk window is rounded back to uint8
+(at most 0.5 of a grey level); the tests check the crops against warps of
+the whole frame, at rotations up to 45 degrees, with flips and mirrors.
 """
+
+import math
 
 import tensorflow as tf
 
@@ -49,23 +61,18 @@ def _features(example):
     }
 
 
-def crop_transform(xyz, K, image_size, *, angle=0.0, flip=False, mirror_x=False, margin=1.25, min_side=16.0):
-    """The rotation, crop intrinsics and homography of one example (steps 1-4).
+def crop_geometry(xyz, K, image_size, *, margin=1.25, min_side=16.0):
+    """The deterministic part of the crop (steps 1-2): re-centring rotation, crop intrinsics, crop side.
 
     Args:
         xyz: `(21, 3)` keypoints, camera frame (any length unit).
         K: `(3, 3)` intrinsics of the original image.
         image_size: output side `S`, pixels.
-        angle: in-plane rotation, radians.
-        flip: bool tensor, vertical flip.
-        mirror_x: bool tensor, horizontal mirror (a left hand made right).
         margin: crop side over the keypoints' diameter.
         min_side: smallest crop side, original pixels.
 
     Returns:
-        (R (3, 3): original camera frame -> output frame; K_crop (3, 3);
-        H (3, 3): original pixels -> output pixels; side: crop side in
-        original pixels).
+        (recentre (3, 3): the rotation `R_c`; K_crop (3, 3); side: the crop side in original pixels).
     """
     xyz = tf.cast(xyz, tf.float32)
     K = tf.cast(K, tf.float32)
@@ -81,32 +88,157 @@ def crop_transform(xyz, K, image_size, *, angle=0.0, flip=False, mirror_x=False,
         tf.stack([0.0, s * K[1, 1], c]),
         tf.constant([0.0, 0.0, 1.0]),
     ])
+    return recentre, K_crop, side
+
+
+def augmentation_rotation(recentre, *, angle=0.0, flip=False, mirror_x=False):
+    """`R = M F R_z R_c` (step 3): original camera frame -> output frame.
+
+    `angle` in radians; `flip` (vertical) and `mirror_x` (horizontal) bool tensors.
+    """
     mirror = tf.stack([
         tf.where(tf.cast(mirror_x, tf.bool), -1.0, 1.0), tf.where(tf.cast(flip, tf.bool), -1.0, 1.0), 1.0,
     ])
-    R = tf.linalg.diag(mirror) @ geometry.rotation_about_z(tf.cast(angle, tf.float32)) @ recentre
-    H = K_crop @ R @ tf.linalg.inv(K)
+    return tf.linalg.diag(mirror) @ geometry.rotation_about_z(tf.cast(angle, tf.float32)) @ recentre
+
+
+def crop_transform(xyz, K, image_size, *, angle=0.0, flip=False, mirror_x=False, margin=1.25, min_side=16.0):
+    """The rotation, crop intrinsics and homography of one example (steps 1-4).
+
+    Returns:
+        (R (3, 3): original camera frame -> output frame; K_crop (3, 3);
+        H (3, 3): original pixels -> output pixels; side: crop side in
+        original pixels).
+    """
+    recentre, K_crop, side = crop_geometry(xyz, K, image_size, margin=margin, min_side=min_side)
+    R = augmentation_rotation(recentre, angle=angle, flip=flip, mirror_x=mirror_x)
+    H = K_crop @ R @ tf.linalg.inv(tf.cast(K, tf.float32))
     return R, K_crop, H, side
 
 
-def _warp(image, H, side, image_size):
-    """Warps the uint8 image with H, first shrinking it (antialiased) for large downscales."""
-    image = tf.cast(image, tf.float32)
+_CIRCLE_POINTS = 32
+
+
+def _reachable_box(image_size, K_crop, recentre, source_to_ray, in_size):
+    """The pixel box `(x0, y0, x1, y1)` of the source image holding every pixel any augmented crop samples.
+
+    Every augmentation (rotation about the optical axis, vertical flip,
+    horizontal mirror) maps the output square, in the output frame's
+    normalised rays `t = K_crop^-1 p`, into the disc about the axis whose
+    radius is the square's farthest corner (plus a pixel for bilinear
+    neighbours). Its image in the source is the region; the box bounds a
+    polygon circumscribing the disc, sent back through `R_c^-1` and the
+    source's `ray -> pixel` map. A ray at or behind the camera (a crop
+    reaching the horizon) gives the whole image.
+    """
+    size = float(image_size)
+    corner = tf.constant([[-1.5, -1.5, 1.0], [size + 0.5, -1.5, 1.0], [-1.5, size + 0.5, 1.0],
+                          [size + 0.5, size + 0.5, 1.0]])
+    t = tf.matmul(corner, tf.linalg.inv(K_crop), transpose_b=True)
+    rho = tf.reduce_max(tf.norm(t[:, :2] / t[:, 2:3], axis=1)) / math.cos(math.pi / _CIRCLE_POINTS)
+    phi = tf.range(_CIRCLE_POINTS, dtype=tf.float32) * (2.0 * math.pi / _CIRCLE_POINTS)
+    rays = tf.stack([rho * tf.cos(phi), rho * tf.sin(phi), tf.ones_like(phi)], axis=1)
+    to_pixels = tf.linalg.inv(source_to_ray) @ tf.transpose(recentre)  # output-frame ray -> source pixel
+    p = tf.matmul(rays, to_pixels, transpose_b=True)
+    height, width = in_size[0], in_size[1]
+    in_front = tf.reduce_all(p[:, 2] > 1e-6)
+    xy = p[:, :2] / tf.where(in_front, p[:, 2:3], 1.0)
+    lo = tf.cast(tf.floor(tf.reduce_min(xy, axis=0)), tf.int32) - 2
+    hi = tf.cast(tf.math.ceil(tf.reduce_max(xy, axis=0)), tf.int32) + 3
+    lo = tf.where(in_front, lo, 0)
+    hi = tf.where(in_front, hi, tf.stack([width, height]))
+    x0 = tf.clip_by_value(lo[0], 0, width)
+    y0 = tf.clip_by_value(lo[1], 0, height)
+    x1 = tf.clip_by_value(hi[0], x0, width)
+    y1 = tf.clip_by_value(hi[1], y0, height)
+    return x0, y0, x1, y1
+
+
+def prepare_example(features, image_size, *, margin=1.25, min_side=16.0):
+    """The deterministic part of an example (cached when the pipeline caches): what no augmentation changes.
+
+    Decodes the image; computes the re-centring `R_c`, the crop intrinsics and
+    side (`crop_geometry`); for a crop that shrinks the hand more than 2x,
+    shrinks the whole frame first (antialiased, rounded back to uint8); and
+    keeps only the window of the frame that any augmented crop can sample
+    (`_reachable_box`), about a third of a 320x320 frame for a 64-pixel crop.
+
+    Returns:
+        the `features` fields, with 'image' replaced by 'pixels' (uint8, the
+        window) and 'recentre', 'crop_K', 'source_to_ray' (3, 3): the window's
+        pixels to rays of the original camera, so that `crop_K R source_to_ray`
+        is the homography from the window to the output crop.
+    """
+    image = common.decode(features["image"])
+    K = features["K"]
+    recentre, K_crop, side = crop_geometry(features["xyz"], K, image_size, margin=margin, min_side=min_side)
     shrink = tf.minimum(1.0, 2.0 * float(image_size) / side)
     in_size = tf.shape(image)[:2]
+    K_inv = tf.linalg.inv(K)
 
     def small():
         new_size = tf.maximum(1, tf.cast(tf.round(tf.cast(in_size, tf.float32) * shrink), tf.int32))
-        resized = tf.image.resize(image, new_size, method="bilinear", antialias=True)
-        return resized, H @ tf.linalg.inv(geometry.pixel_scale_matrix(in_size, new_size))
+        resized = tf.image.resize(tf.cast(image, tf.float32), new_size, method="bilinear", antialias=True)
+        resized = tf.cast(tf.round(tf.clip_by_value(resized, 0.0, 255.0)), tf.uint8)
+        return resized, K_inv @ tf.linalg.inv(geometry.pixel_scale_matrix(in_size, new_size))
 
-    image, H = tf.cond(shrink < 0.999, small, lambda: (image, H))
-    return geometry.warp_image(image, H, (image_size, image_size))
+    image, source_to_ray = tf.cond(shrink < 0.999, small, lambda: (image, K_inv))
+    x0, y0, x1, y1 = _reachable_box(image_size, K_crop, recentre, source_to_ray, tf.shape(image)[:2])
+    offset = tf.stack([  # window pixels -> source pixels
+        tf.stack([1.0, 0.0, tf.cast(x0, tf.float32)]),
+        tf.stack([0.0, 1.0, tf.cast(y0, tf.float32)]),
+        tf.constant([0.0, 0.0, 1.0]),
+    ])
+    prepared = {k: v for k, v in features.items() if k != "image"}
+    prepared.update(pixels=image[y0:y1, x0:x1], recentre=recentre, crop_K=K_crop,
+                    source_to_ray=source_to_ray @ offset)
+    return prepared
+
+
+def augment_example(prepared, seed, *, training, image_size, max_rotation_degrees=45.0, flip_probability=0.5,
+                    side_as_input=False):
+    """The random part, on a `prepare_example` output: (image, normalised pose, metadata); see `hand_example`."""
+    if training:
+        angle_seed, flip_seed = tf.unstack(common.split_seed(seed, 2))
+        limit = max_rotation_degrees * geometry.DEG
+        angle = tf.random.stateless_uniform((), angle_seed, -limit, limit)
+        flip = tf.random.stateless_uniform((), flip_seed) < flip_probability
+    else:
+        angle, flip = tf.constant(0.0), tf.constant(False)
+    # The side of the hand the crop shows: a vertical flip (a mirror) swaps it.
+    hand_side = tf.where(flip, 1 - prepared["hand_side"], prepared["hand_side"])
+    mirror_x = tf.logical_and(tf.constant(bool(side_as_input)), tf.equal(hand_side, LEFT))
+    R = augmentation_rotation(prepared["recentre"], angle=angle, flip=flip, mirror_x=mirror_x)
+    K_crop = prepared["crop_K"]
+    H = K_crop @ R @ prepared["source_to_ray"]
+    image = geometry.warp_image(tf.cast(prepared["pixels"], tf.float32), H, (image_size, image_size))
+    image = tf.ensure_shape(tf.clip_by_value(image, 0.0, 255.0), (image_size, image_size, 3))
+    xyz = tf.matmul(prepared["xyz"], R, transpose_b=True)
+    root = xyz[ROOT]
+    scale = tf.norm(xyz[MIDDLE_MCP] - xyz[MIDDLE_PIP])
+    pose = (xyz - root[None]) / scale
+    metadata = {
+        "scale": scale,
+        "hand_side": hand_side,
+        "K": prepared["K"],
+        "crop_K": K_crop,
+        "rotation": R,
+        "uv": geometry.apply_homography(K_crop @ R @ tf.linalg.inv(prepared["K"]), prepared["uv"]),
+        "visible": prepared["visible"],
+        "root_mm": root,
+        "xyz_mm": xyz,
+        "flipped": flip,
+        "mirrored": mirror_x,  # side_as_input: a left hand shown mirrored (as a right one)
+        "angle": angle,
+    }
+    return image, pose, metadata
 
 
 def hand_example(features, seed, *, training, image_size, margin=1.25, max_rotation_degrees=45.0,
                  flip_probability=0.5, side_as_input=False):
     """One example's (image, normalised pose, metadata); usable eagerly and in tf.data.
+
+    `prepare_example` then `augment_example`: what the pipeline does, cached or not.
 
     Args:
         features: dict with 'image' (H, W, 3) uint8 (or its encoded bytes), 'xyz' (21, 3) mm, 'uv'
@@ -119,39 +251,9 @@ def hand_example(features, seed, *, training, image_size, margin=1.25, max_rotat
     Returns:
         (image float32 (S, S, 3) in [0, 255], pose float32 (21, 3), metadata dict).
     """
-    if training:
-        angle_seed, flip_seed = tf.unstack(common.split_seed(seed, 2))
-        limit = max_rotation_degrees * geometry.DEG
-        angle = tf.random.stateless_uniform((), angle_seed, -limit, limit)
-        flip = tf.random.stateless_uniform((), flip_seed) < flip_probability
-    else:
-        angle, flip = tf.constant(0.0), tf.constant(False)
-    # The side of the hand the crop shows: a vertical flip (a mirror) swaps it.
-    hand_side = tf.where(flip, 1 - features["hand_side"], features["hand_side"])
-    mirror_x = tf.logical_and(tf.constant(bool(side_as_input)), tf.equal(hand_side, LEFT))
-    R, K_crop, H, side = crop_transform(
-        features["xyz"], features["K"], image_size, angle=angle, flip=flip, mirror_x=mirror_x, margin=margin)
-    image = _warp(common.decode(features["image"]), H, side, image_size)
-    image = tf.ensure_shape(tf.clip_by_value(image, 0.0, 255.0), (image_size, image_size, 3))
-    xyz = tf.matmul(features["xyz"], R, transpose_b=True)
-    root = xyz[ROOT]
-    scale = tf.norm(xyz[MIDDLE_MCP] - xyz[MIDDLE_PIP])
-    pose = (xyz - root[None]) / scale
-    metadata = {
-        "scale": scale,
-        "hand_side": hand_side,
-        "K": features["K"],
-        "crop_K": K_crop,
-        "rotation": R,
-        "uv": geometry.apply_homography(H, features["uv"]),
-        "visible": features["visible"],
-        "root_mm": root,
-        "xyz_mm": xyz,
-        "flipped": flip,
-        "mirrored": mirror_x,  # side_as_input: a left hand shown mirrored (as a right one)
-        "angle": angle,
-    }
-    return image, pose, metadata
+    return augment_example(
+        prepare_example(features, image_size, margin=margin), seed, training=training, image_size=image_size,
+        max_rotation_degrees=max_rotation_degrees, flip_probability=flip_probability, side_as_input=side_as_input)
 
 
 def make_dataset(split_ds, *, training, image_size, batch_size, seed=None, deterministic=False,
@@ -171,9 +273,11 @@ def make_dataset(split_ds, *, training, image_size, batch_size, seed=None, deter
         margin, max_rotation_degrees, flip_probability, side_as_input: see module docstring.
         shuffle_buffer: training shuffle buffer.
         drop_remainder: drop the last partial batch (default: when training).
-        cache: where the decoded images (uint8, full size) are cached before
-            shuffling and augmentation (`common.cache`): "memory", "" (none)
-            or a file prefix. The batches are the same with or without it.
+        cache: where the prepared examples (`prepare_example`: the crop
+            geometry and the window of the decoded frame any augmentation can
+            sample, uint8) are cached before shuffling and augmentation
+            (`common.cache`): "memory", "" (none) or a file prefix. The
+            batches are the same with or without it.
 
     Returns:
         `tf.data.Dataset` of `(images float32 (B, S, S, 3) in [0, 255], poses
@@ -181,15 +285,16 @@ def make_dataset(split_ds, *, training, image_size, batch_size, seed=None, deter
     """
     common.hide_gpus_from_tensorflow()
     image_size = int(image_size)
-    ds = split_ds.map(_features, num_parallel_calls=common.AUTOTUNE, deterministic=deterministic)
-    ds = common.cache(ds, cache)  # decoding runs once when cached; the random crop warp comes after
+    ds = split_ds.map(lambda example: prepare_example(_features(example), image_size, margin=margin),
+                      num_parallel_calls=common.AUTOTUNE, deterministic=deterministic)
+    ds = common.cache(ds, cache)  # decoding and the crop geometry run once when cached; the random warp after
     if training:
         ds = common.shuffle(ds, shuffle_buffer, seed)
     ds = common.with_seeds(ds, seed)
 
-    def transform(features, example_seed):
-        image, pose, metadata = hand_example(
-            features, example_seed, training=training, image_size=image_size, margin=margin,
+    def transform(prepared, example_seed):
+        image, pose, metadata = augment_example(
+            prepared, example_seed, training=training, image_size=image_size,
             max_rotation_degrees=max_rotation_degrees, flip_probability=flip_probability,
             side_as_input=side_as_input)
         return (image, pose, metadata) if with_metadata else (image, pose)

@@ -246,3 +246,69 @@ def test_cached_pipeline_gives_the_uncached_batches_every_epoch(side_as_input, t
                 np.testing.assert_array_equal(xa, xb)
                 np.testing.assert_array_equal(ya, yb)
     assert not np.array_equal(plain[0][0][0], plain[1][0][0])  # augmented afresh each epoch
+
+
+# ------------------------------------- the cached window: what the crop can sample
+def _full_frame_crop(features, meta, image_size, margin=1.25):
+    """The crop warped from the whole decoded frame, as the pipeline did before it cached windows.
+
+    The frame is shrunk (antialiased, kept in float) first when the crop shrinks the hand more than 2x.
+    """
+    _, _, H, side = hand_pipeline.crop_transform(
+        features["xyz"], features["K"], image_size, angle=meta["angle"], flip=meta["flipped"],
+        mirror_x=meta["mirrored"], margin=margin)
+    image = tf.cast(features["image"], tf.float32)
+    shrink = min(1.0, 2.0 * image_size / float(side))
+    if shrink < 0.999:
+        in_size = tf.shape(image)[:2]
+        new_size = tf.maximum(1, tf.cast(tf.round(tf.cast(in_size, tf.float32) * shrink), tf.int32))
+        image = tf.image.resize(image, new_size, method="bilinear", antialias=True)
+        H = H @ tf.linalg.inv(geometry.pixel_scale_matrix(in_size, new_size))
+    crop = geometry.warp_image(image, H, (image_size, image_size))
+    return tf.clip_by_value(crop, 0.0, 255.0).numpy(), shrink < 0.999
+
+
+@pytest.mark.parametrize("name", ["rhd", "stb"])
+def test_the_cached_window_holds_every_pixel_any_augmentation_samples(name):
+    """Crops from the prepared window equal crops from the whole frame, for rotations up to 45 degrees,
+    flips and mirrors: within float rounding, and within the uint8 rounding of the shrunk frame (0.5)."""
+    shrunk_seen, full_seen, extreme = set(), set(), []
+    for features, size in [(f, size) for f in _raw_examples(name)[:6] for size in (SIZE, 3 * SIZE)]:
+        prepared = hand_pipeline.prepare_example(features, size)
+        frame = features["image"].shape
+        window = prepared["pixels"].shape
+        assert window[0] <= frame[0] and window[1] <= frame[1]
+        for s in range(5):
+            image, _, meta = hand_pipeline.augment_example(
+                prepared, tf.constant([s, 13], tf.int64), training=True, image_size=size, side_as_input=s % 2 == 1)
+            reference, shrunk = _full_frame_crop(features, meta, size)
+            error = np.abs(image.numpy() - reference).max()
+            assert error < (0.51 if shrunk else 0.05), (shrunk, error)
+            (shrunk_seen if shrunk else full_seen).add(True)
+            extreme.append(abs(float(meta["angle"])))
+    assert shrunk_seen and full_seen  # both kinds of example checked
+    assert max(extreme) > 0.6  # rotations beyond 34 degrees
+
+
+def test_the_window_is_a_fraction_of_the_frame():
+    """What the cache holds per example: the window, not the 320x320 frame (the offline default's crop of 64)."""
+    areas = []
+    for features in _raw_examples("rhd")[:12]:
+        prepared = hand_pipeline.prepare_example(features, SIZE)
+        assert prepared["pixels"].dtype == tf.uint8
+        areas.append(np.prod(prepared["pixels"].shape[:2]) / np.prod(features["image"].shape[:2]))
+    assert np.mean(areas) < 0.5, areas
+
+
+def test_a_crop_reaching_the_horizon_keeps_the_whole_frame():
+    """When the disc of crop rays reaches behind the camera (a very wide lens, a hand far off-axis), no window
+    can be bounded from the polygon: the whole frame is kept, and the crop is still right."""
+    features = _dot_example()
+    K = tf.constant([[12.0, 0.0, 161.0], [0.0, 12.0, 158.0], [0.0, 0.0, 1.0]])
+    features = dict(features, K=K, xyz=features["xyz"] + tf.constant([2000.0, 0.0, -300.0]))
+    prepared = hand_pipeline.prepare_example(features, SIZE)
+    assert tuple(prepared["pixels"].shape) == (320, 320, 3)
+    image, _, meta = hand_pipeline.augment_example(prepared, tf.constant([1, 2], tf.int64), training=True,
+                                                   image_size=SIZE)
+    reference, _ = _full_frame_crop(features, meta, SIZE)
+    assert np.abs(image.numpy() - reference).max() < 0.51
