@@ -50,10 +50,18 @@ def split_seed(seed_pair, n):
 
 def finish(ds, *, batch_size, drop_remainder, deterministic):
     """Batches, prefetches, and sets the determinism option."""
-    options = tf.data.Options()
-    options.deterministic = bool(deterministic)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder, num_parallel_calls=AUTOTUNE,
                   deterministic=bool(deterministic))
+    return finish_batches(ds, deterministic=deterministic)
+
+
+def finish_batches(ds, *, deterministic):
+    """Prefetches batches and sets the determinism option."""
+    options = tf.data.Options()
+    options.deterministic = bool(deterministic)
+    # Each op of the pipeline runs on the thread of its map call, not on the intra-op pool it shares with the
+    # training step: a batch's warp split over that pool would queue the step's own ops behind it.
+    options.threading.max_intra_op_parallelism = 1
     return ds.prefetch(AUTOTUNE).with_options(options)
 
 

@@ -8,13 +8,18 @@ Per example (from the `yummly28k` or `recipe1m` builder):
 - resize to `image_size` ((height, width), e.g. (240, 360) for Yummly-28K;
   or an int: the short side, e.g. 256 for Recipe1M), antialiased;
 - training: random `crop_size` square crop, horizontal flip with probability
-  0.5, rotation by up to +-10 degrees about the crop centre (reflected
-  borders); test: the central `crop_size` crop;
+  0.5, rotation by up to +-10 degrees about the crop centre, as one warp
+  (`random_views`); test: the central `crop_size` crop;
 - target: the multi-hot vector of the recipe's ingredient classes, `(K,)`.
 
-Images come out float32 in [0, 255]. Decoding and resizing are the
-deterministic part (`prepare_example`, cached when `cache` is set); the crop,
-flip and rotation are drawn afresh each epoch (`augment_example`).
+Images come out float32 in [0, 255]. Decoding, resizing and the multi-hot
+target are the deterministic part (`prepare_example`, cached when `cache` is
+set); the crop, flip and rotation are drawn afresh each epoch. When every
+prepared image has the same size (an `image_size` of (height, width) and one
+photo per example: Yummly-28K, the offline default), the pipeline batches
+first and makes a batch's views with one warp and one random draw
+(`random_views`); otherwise (Recipe1M, a short side) example by example
+(`augment_example`).
 """
 
 import tensorflow as tf
@@ -50,47 +55,91 @@ def resize(image, image_size):
     return tf.image.resize(image, size, method="bilinear", antialias=True)
 
 
-def prepare_example(example, image_size):
-    """The deterministic part of an example's pipeline: its one image decoded and resized (float32).
+def prepare_example(example, image_size, num_classes):
+    """The deterministic part of an example's pipeline: its one image decoded and resized (float32), and its
+    multi-hot target 'labels' `(K,)`.
 
     A recipe with several photos (Recipe1M's `images`) keeps them encoded:
     which one is used is random, so it is decoded after the pick.
     """
-    if "image" not in example:
-        return example
-    return dict(example, image=resize(common.decode(example["image"]), image_size))
-
-
-def augment_example(example, seed, *, training, image_size, crop_size, num_classes,
-                    max_rotation_degrees=10.0, flip_probability=0.5):
-    """The random part, on a `prepare_example` output: (image float32 (crop, crop, 3), multi-hot (K,))."""
-    pick_seed, crop_seed, flip_seed, angle_seed = tf.unstack(common.split_seed(seed, 4))
+    prepared = {k: v for k, v in example.items() if k != "ingredients"}
+    prepared["labels"] = multi_hot(example["ingredients"], num_classes)
     if "image" in example:
-        image = example["image"]
+        prepared["image"] = resize(common.decode(example["image"]), image_size)
+    return prepared
+
+
+def random_views(images, seed, *, crop_size, max_rotation_degrees=10.0, flip_probability=0.5):
+    """Random `crop_size` squares of same-size `images` `(B, H, W, 3)`, each flipped left-right with
+    `flip_probability` and rotated about its centre by up to `max_rotation_degrees`: `(B, crop, crop, 3)`.
+
+    Each view is one affine map of its image, so a batch is one bilinear warp
+    (`ImageProjectiveTransformV3`), not a crop, a flip and a warp of the crop
+    per example: cheaper, and the corners a rotation uncovers show the image
+    around the crop (reflected only at the image's own borders) instead of
+    the crop's reflection. With no rotation, every output pixel is an input
+    pixel (integer coordinates), so a view is exactly a window, mirrored or
+    not.
+
+    Output pixel `(x, y)`, relative to the crop centre `c = (crop - 1) / 2`,
+    reads input pixel `(left + c + f (cos a x' + sin a y'), top + c - sin a x' + cos a y')`
+    with `x' = x - c`, `y' = y - c` and `f = -1` when flipped: the window at
+    `(top, left)`, flipped, rotated by `a`.
+
+    The B views' crop positions, flips and angles come from one stateless
+    draw on `seed` `(2,)`.
+    """
+    shape = tf.shape(images)
+    draws = tf.random.stateless_uniform((shape[0], 4), seed)
+    room = tf.cast(shape[1:3] - crop_size + 1, tf.float32)  # positions a crop can take, per axis
+    top = tf.minimum(tf.floor(draws[:, 0] * room[0]), room[0] - 1.0)
+    left = tf.minimum(tf.floor(draws[:, 1] * room[1]), room[1] - 1.0)
+    f = tf.where(draws[:, 2] < flip_probability, -1.0, 1.0)
+    limit = max_rotation_degrees * geometry.DEG
+    angle = (2.0 * draws[:, 3] - 1.0) * limit
+    cos, sin = tf.cos(angle), tf.sin(angle)
+    c = (crop_size - 1) / 2.0
+    zero = tf.zeros_like(cos)
+    transforms = tf.stack([
+        f * cos, f * sin, left + c - f * (cos * c + sin * c),
+        -sin, cos, top + c - (cos * c - sin * c),
+        zero, zero,
+    ], axis=1)
+    views = tf.raw_ops.ImageProjectiveTransformV3(
+        images=images, transforms=transforms, output_shape=tf.constant((crop_size, crop_size), tf.int32),
+        fill_value=tf.constant(0.0), interpolation="BILINEAR", fill_mode="REFLECT")
+    return tf.clip_by_value(views, 0.0, 255.0)
+
+
+def central_crops(images, crop_size):
+    """The central `crop_size` squares of `(B, H, W, 3)` images (evaluation)."""
+    shape = tf.shape(images)
+    top, left = (shape[1] - crop_size) // 2, (shape[2] - crop_size) // 2
+    return tf.clip_by_value(images[:, top:top + crop_size, left:left + crop_size], 0.0, 255.0)
+
+
+def augment_example(prepared, seed, *, training, image_size, crop_size, max_rotation_degrees=10.0,
+                    flip_probability=0.5):
+    """The random part, on a `prepare_example` output: (image float32 (crop, crop, 3), multi-hot (K,))."""
+    pick_seed, view_seed = tf.unstack(common.split_seed(seed, 2))
+    if "image" in prepared:
+        image = prepared["image"]
     else:
-        image = resize(_pick_image(example, pick_seed, training), image_size)
+        image = resize(_pick_image(prepared, pick_seed, training), image_size)
     if training:
-        image = tf.image.stateless_random_crop(image, (crop_size, crop_size, 3), crop_seed)
-        flip = tf.random.stateless_uniform((), flip_seed) < flip_probability
-        image = tf.cond(flip, lambda: tf.image.flip_left_right(image), lambda: image)
-        limit = max_rotation_degrees * geometry.DEG
-        angle = tf.random.stateless_uniform((), angle_seed, -limit, limit)
-        H = geometry.rotation_homography(angle, (crop_size, crop_size))
-        image = geometry.warp_image(image, H, (crop_size, crop_size), fill_mode="REFLECT")
+        image = random_views(image[None], view_seed, crop_size=crop_size, max_rotation_degrees=max_rotation_degrees,
+                             flip_probability=flip_probability)[0]
     else:
-        shape = tf.shape(image)
-        top, left = (shape[0] - crop_size) // 2, (shape[1] - crop_size) // 2
-        image = tf.image.crop_to_bounding_box(image, top, left, crop_size, crop_size)
-    image = tf.ensure_shape(tf.clip_by_value(image, 0.0, 255.0), (crop_size, crop_size, 3))
-    return image, multi_hot(example["ingredients"], num_classes)
+        image = central_crops(image[None], crop_size)[0]
+    return tf.ensure_shape(image, (crop_size, crop_size, 3)), prepared["labels"]
 
 
 def food_example(example, seed, *, training, image_size, crop_size, num_classes,
                  max_rotation_degrees=10.0, flip_probability=0.5):
     """One example's (image float32 (crop, crop, 3), multi-hot (K,)); eager or in tf.data."""
     return augment_example(
-        prepare_example(example, image_size), seed, training=training, image_size=image_size, crop_size=crop_size,
-        num_classes=num_classes, max_rotation_degrees=max_rotation_degrees, flip_probability=flip_probability)
+        prepare_example(example, image_size, num_classes), seed, training=training, image_size=image_size,
+        crop_size=crop_size, max_rotation_degrees=max_rotation_degrees, flip_probability=flip_probability)
 
 
 def make_dataset(split_ds, *, training, image_size, crop_size, num_classes, batch_size, seed=None,
@@ -130,20 +179,36 @@ def make_dataset(split_ds, *, training, image_size, crop_size, num_classes, batc
         raise ValueError(f"expected a food split with 'image' or 'images' and 'ingredients', got {sorted(split_ds.element_spec)}")
     ds = split_ds.map(lambda ex: {k: ex[k] for k in keep}, num_parallel_calls=common.AUTOTUNE,
                       deterministic=deterministic)
-    # Decoding and resizing are the same every epoch: done once when cached; the random part comes after.
-    ds = ds.map(lambda ex: prepare_example(ex, image_size), num_parallel_calls=common.AUTOTUNE,
+    # Decoding, resizing and the targets are the same every epoch: done once when cached; the random part after.
+    ds = ds.map(lambda ex: prepare_example(ex, image_size, int(num_classes)), num_parallel_calls=common.AUTOTUNE,
                 deterministic=deterministic)
     ds = common.cache(ds, cache)
     if training:
         ds = common.shuffle(ds, shuffle_buffer, seed)
+    if drop_remainder is None:
+        drop_remainder = training
+    crop_size = int(crop_size)
+    if "image" in keep and not isinstance(image_size, int):
+        # Every prepared image has the same size: batch first, then one warp (and one random draw) per batch.
+        ds = common.with_seeds(ds.batch(batch_size, drop_remainder=drop_remainder), seed)
+
+        def transform_batch(batch, batch_seed):
+            if training:
+                images = random_views(batch["image"], batch_seed, crop_size=crop_size,
+                                      max_rotation_degrees=max_rotation_degrees, flip_probability=flip_probability)
+            else:
+                images = central_crops(batch["image"], crop_size)
+            return tf.ensure_shape(images, (None, crop_size, crop_size, 3)), batch["labels"]
+
+        ds = ds.map(transform_batch, num_parallel_calls=common.AUTOTUNE, deterministic=deterministic)
+        return common.finish_batches(ds, deterministic=deterministic)
+    # Recipe1M's photos of several sizes, or a short side: example by example, then batched.
     ds = common.with_seeds(ds, seed)
 
     def transform(example, example_seed):
         return augment_example(example, example_seed, training=training, image_size=image_size,
-                            crop_size=int(crop_size), num_classes=int(num_classes),
-                            max_rotation_degrees=max_rotation_degrees, flip_probability=flip_probability)
+                               crop_size=crop_size, max_rotation_degrees=max_rotation_degrees,
+                               flip_probability=flip_probability)
 
     ds = ds.map(transform, num_parallel_calls=common.AUTOTUNE, deterministic=deterministic)
-    if drop_remainder is None:
-        drop_remainder = training
     return common.finish(ds, batch_size=batch_size, drop_remainder=drop_remainder, deterministic=deterministic)

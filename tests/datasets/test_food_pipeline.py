@@ -209,3 +209,47 @@ def test_data_cache_setting_names_a_file_per_content(tmp_path):
     assert first.startswith(str(tmp_path)) and training_cache(config) == first
     config.data.crop_size = 24  # other decoded content: another file
     assert training_cache(config) != first
+
+
+def test_random_views_are_rotated_flipped_windows_of_their_images():
+    """Each view of a batch is a window of its own image, mirrored or not, rotated about the window's centre
+    by at most the limit: with pixels holding their own (column, row), bilinear sampling is exact, so the
+    positions a view shows are a rigid map of its grid. Corners a rotation uncovers show the image around the
+    window, not a reflection of it."""
+    h, w, crop, batch = 60, 90, 32, 24
+    rows, cols = np.mgrid[:h, :w].astype(np.float32)
+    images = np.stack([np.stack([cols, rows, np.full_like(rows, 7.0 + i)], axis=-1) for i in range(batch)])
+    views = food_pipeline.random_views(tf.constant(images), tf.constant([4, 9], tf.int64), crop_size=crop,
+                                       max_rotation_degrees=10.0, flip_probability=0.5).numpy()
+    assert views.shape == (batch, crop, crop, 3)
+    y, x = np.mgrid[:crop, :crop].astype(np.float64)
+    c = (crop - 1) / 2.0
+    grid = np.stack([x.ravel() - c, y.ravel() - c, np.ones(crop * crop)], axis=1)
+    dets, angles, centres = [], [], []
+    for i in range(batch):
+        np.testing.assert_allclose(views[i, ..., 2], 7.0 + i)  # its own image, not a neighbour's
+        shown = views[i, ..., :2].reshape(-1, 2).astype(np.float64)
+        inside = (shown[:, 0] > 0.5) & (shown[:, 0] < w - 1.5) & (shown[:, 1] > 0.5) & (shown[:, 1] < h - 1.5)
+        assert inside.mean() > 0.9
+        fit, *_ = np.linalg.lstsq(grid[inside], shown[inside], rcond=None)
+        np.testing.assert_allclose(grid[inside] @ fit, shown[inside], atol=2e-3)  # an affine map, exactly
+        A, centre = fit[:2].T, fit[2]
+        np.testing.assert_allclose(A.T @ A, np.eye(2), atol=1e-4)  # rigid: a rotation, or one with a mirror
+        det = np.linalg.det(A)
+        angle = np.degrees(np.arctan2(A[1, 0], A[1, 1])) * (-1 if det > 0 else 1)
+        assert abs(angle) <= 10.0 + 1e-3
+        top_left = centre - c
+        np.testing.assert_allclose(top_left, np.round(top_left), atol=1e-3)  # a window at whole pixels
+        assert 0 <= round(top_left[0]) <= w - crop and 0 <= round(top_left[1]) <= h - crop
+        dets.append(round(det)), angles.append(angle), centres.append(tuple(np.round(centre)))
+    assert set(dets) == {-1, 1}  # flipped and not
+    assert max(angles) > 5 and min(angles) < -5 and len(set(centres)) > batch // 2
+
+
+def test_random_views_without_rotation_are_exact_windows():
+    images = np.random.default_rng(0).uniform(0, 255, (6, 40, 50, 3)).astype(np.float32)
+    views = food_pipeline.random_views(tf.constant(images), tf.constant([1, 2], tf.int64), crop_size=24,
+                                       max_rotation_degrees=0.0, flip_probability=0.5).numpy()
+    for image, view in zip(images, views):
+        windows = [(image[t:t + 24, l:l + 24], mirror) for t in range(17) for l in range(27) for mirror in (0, 1)]
+        assert any(np.array_equal(view, win[:, ::-1] if mirror else win) for win, mirror in windows)
