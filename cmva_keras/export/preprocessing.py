@@ -18,8 +18,9 @@ def food_eval_images(images, image_size, crop_size):
     """`(B, H, W, 3)` uint8 -> `(B, crop, crop, 3)` float32 in 0..255."""
     height, width = int(image_size[0]), int(image_size[1])
     resized = tf.image.resize(tf.cast(images, tf.float32), (height, width), method="bilinear", antialias=True)
+    resized = tf.round(tf.clip_by_value(resized, 0.0, 255.0))  # whole grey levels, as the pipeline keeps them
     top, left = (height - crop_size) // 2, (width - crop_size) // 2
-    return tf.clip_by_value(resized[:, top : top + crop_size, left : left + crop_size, :], 0.0, 255.0)
+    return resized[:, top : top + crop_size, left : left + crop_size, :]
 
 
 def hand_eval_images(images, image_size):

@@ -33,10 +33,11 @@ def rotation_to_z_axis(point):
 
 
 def rotation_about_z(angle):
-    """Rotation by `angle` radians about the optical axis (image rotation for fx = fy)."""
+    """Rotation by `angle` radians about the optical axis (image rotation for fx = fy): `(..., 3, 3)` for
+    `angle` of shape `(...)`."""
     c, s = tf.cos(angle), tf.sin(angle)
     zero, one = tf.zeros_like(c), tf.ones_like(c)
-    return tf.stack([tf.stack([c, -s, zero]), tf.stack([s, c, zero]), tf.stack([zero, zero, one])])
+    return tf.stack([tf.stack([c, -s, zero], -1), tf.stack([s, c, zero], -1), tf.stack([zero, zero, one], -1)], -2)
 
 
 def project(points, K):
@@ -46,10 +47,10 @@ def project(points, K):
 
 
 def apply_homography(H, uv):
-    """`(N, 2)` pixels mapped by the homography `H` (3, 3)."""
-    ones = tf.ones_like(uv[:, :1])
-    p = tf.matmul(tf.concat([uv, ones], axis=1), H, transpose_b=True)
-    return p[:, :2] / p[:, 2:3]
+    """`(..., N, 2)` pixels mapped by the homography `H` `(..., 3, 3)`."""
+    ones = tf.ones_like(uv[..., :1])
+    p = tf.matmul(tf.concat([uv, ones], axis=-1), H, transpose_b=True)
+    return p[..., :2] / p[..., 2:3]
 
 
 def warp_image(image, H, output_size, fill_mode="CONSTANT", interpolation="BILINEAR"):
@@ -64,15 +65,20 @@ def warp_image(image, H, output_size, fill_mode="CONSTANT", interpolation="BILIN
     Returns:
         float32 `(out_height, out_width, channels)`.
     """
-    inverse = tf.linalg.inv(tf.cast(H, tf.float32))
-    inverse = inverse / inverse[2, 2]
-    transform = tf.reshape(inverse, [9])[:8][None]
     warped = tf.raw_ops.ImageProjectiveTransformV3(
-        images=image[None], transforms=transform,
+        images=image[None], transforms=output_to_input(H)[None],
         output_shape=tf.constant(output_size, tf.int32), fill_value=tf.constant(0.0),
         interpolation=interpolation, fill_mode=fill_mode,
     )
     return warped[0]
+
+
+def output_to_input(H):
+    """The `(..., 8)` output -> input transforms of TF's image ops for input -> output homographies `H`
+    `(..., 3, 3)`."""
+    inverse = tf.linalg.inv(tf.cast(H, tf.float32))
+    inverse = inverse / inverse[..., 2:3, 2:3]
+    return tf.reshape(inverse, tf.concat([tf.shape(inverse)[:-2], [9]], 0))[..., :8]
 
 
 def pixel_scale_matrix(in_size, out_size):

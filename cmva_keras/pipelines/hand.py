@@ -44,7 +44,7 @@ import math
 import tensorflow as tf
 
 from cmva_keras.keypoints import MIDDLE_MCP, MIDDLE_PIP, ROOT
-from cmva_keras.pipelines import common, geometry
+from cmva_keras.pipelines import common, geometry, warp
 
 LEFT, RIGHT = 0, 1  # the datasets' `hand_side`
 
@@ -92,14 +92,17 @@ def crop_geometry(xyz, K, image_size, *, margin=1.25, min_side=16.0):
 
 
 def augmentation_rotation(recentre, *, angle=0.0, flip=False, mirror_x=False):
-    """`R = M F R_z R_c` (step 3): original camera frame -> output frame.
+    """`R = M F R_z R_c` (step 3): original camera frame -> output frame, `(..., 3, 3)`.
 
-    `angle` in radians; `flip` (vertical) and `mirror_x` (horizontal) bool tensors.
+    `angle` in radians; `flip` (vertical) and `mirror_x` (horizontal) bool tensors; all of one shape `(...)`
+    (one example, or a batch), `recentre` `(..., 3, 3)`.
     """
+    angle = tf.cast(angle, tf.float32)
+    one = tf.ones_like(angle)
     mirror = tf.stack([
-        tf.where(tf.cast(mirror_x, tf.bool), -1.0, 1.0), tf.where(tf.cast(flip, tf.bool), -1.0, 1.0), 1.0,
-    ])
-    return tf.linalg.diag(mirror) @ geometry.rotation_about_z(tf.cast(angle, tf.float32)) @ recentre
+        tf.where(tf.cast(mirror_x, tf.bool), -one, one), tf.where(tf.cast(flip, tf.bool), -one, one), one,
+    ], axis=-1)
+    return tf.linalg.diag(mirror) @ geometry.rotation_about_z(angle) @ recentre
 
 
 def crop_transform(xyz, K, image_size, *, angle=0.0, flip=False, mirror_x=False, margin=1.25, min_side=16.0):
@@ -117,6 +120,7 @@ def crop_transform(xyz, K, image_size, *, angle=0.0, flip=False, mirror_x=False,
 
 
 _CIRCLE_POINTS = 32
+WINDOW_STEP = 16  # prepared windows are padded to multiples of this many pixels
 
 
 def _reachable_box(image_size, K_crop, recentre, source_to_ray, in_size):
@@ -165,7 +169,8 @@ def prepare_example(features, image_size, *, margin=1.25, min_side=16.0):
 
     Returns:
         the `features` fields, with 'image' replaced by 'pixels' (uint8, the
-        window) and 'recentre', 'crop_K', 'source_to_ray' (3, 3): the window's
+        window, zero-padded to multiples of `WINDOW_STEP`), and 'recentre',
+        'crop_K', 'source_to_ray' (3, 3): the window's
         pixels to rays of the original camera, so that `crop_K R source_to_ray`
         is the homography from the window to the output crop.
     """
@@ -189,34 +194,48 @@ def prepare_example(features, image_size, *, margin=1.25, min_side=16.0):
         tf.stack([0.0, 1.0, tf.cast(y0, tf.float32)]),
         tf.constant([0.0, 0.0, 1.0]),
     ])
+    pixels = image[y0:y1, x0:x1]
+    # Zeros up to a multiple of WINDOW_STEP: what a sample beyond the window reads anyway (it lies outside the
+    # frame), and the batches' padded shapes then come from a small set (one XLA compilation each).
+    pad = -tf.shape(pixels)[:2] % WINDOW_STEP
+    pixels = tf.pad(pixels, [[0, pad[0]], [0, pad[1]], [0, 0]])
     prepared = {k: v for k, v in features.items() if k != "image"}
-    prepared.update(pixels=image[y0:y1, x0:x1], recentre=recentre, crop_K=K_crop,
-                    source_to_ray=source_to_ray @ offset)
+    prepared.update(pixels=pixels, recentre=recentre, crop_K=K_crop, source_to_ray=source_to_ray @ offset)
     return prepared
 
 
-def augment_example(prepared, seed, *, training, image_size, max_rotation_degrees=45.0, flip_probability=0.5,
-                    side_as_input=False):
-    """The random part, on a `prepare_example` output: (image, normalised pose, metadata); see `hand_example`."""
+def augment_geometry(prepared, seed, *, training, image_size, max_rotation_degrees=45.0, flip_probability=0.5,
+                     side_as_input=False):
+    """The random part's geometry for a batch of `prepare_example` outputs: (H, normalised poses, metadata).
+
+    Args:
+        prepared: `prepare_example` fields with a leading batch dimension B
+            ('pixels' is not used).
+        seed: `(2,)` stateless seed: the B rotations and flips come from one
+            draw on it (ignored when not training).
+
+    Returns:
+        H `(B, 3, 3)`: each prepared window's pixels -> its output crop's;
+        poses `(B, 21, 3)`; the metadata dict of `hand_example`, batched.
+    """
+    hand_side = tf.cast(prepared["hand_side"], tf.int32)
     if training:
-        angle_seed, flip_seed = tf.unstack(common.split_seed(seed, 2))
+        draws = tf.random.stateless_uniform(tf.stack([tf.shape(hand_side)[0], 2]), seed)
         limit = max_rotation_degrees * geometry.DEG
-        angle = tf.random.stateless_uniform((), angle_seed, -limit, limit)
-        flip = tf.random.stateless_uniform((), flip_seed) < flip_probability
+        angle = (2.0 * draws[:, 0] - 1.0) * limit
+        flip = draws[:, 1] < flip_probability
     else:
-        angle, flip = tf.constant(0.0), tf.constant(False)
+        angle, flip = tf.zeros(tf.shape(hand_side), tf.float32), tf.zeros(tf.shape(hand_side), tf.bool)
     # The side of the hand the crop shows: a vertical flip (a mirror) swaps it.
-    hand_side = tf.where(flip, 1 - prepared["hand_side"], prepared["hand_side"])
+    hand_side = tf.where(flip, 1 - hand_side, hand_side)
     mirror_x = tf.logical_and(tf.constant(bool(side_as_input)), tf.equal(hand_side, LEFT))
     R = augmentation_rotation(prepared["recentre"], angle=angle, flip=flip, mirror_x=mirror_x)
     K_crop = prepared["crop_K"]
     H = K_crop @ R @ prepared["source_to_ray"]
-    image = geometry.warp_image(tf.cast(prepared["pixels"], tf.float32), H, (image_size, image_size))
-    image = tf.ensure_shape(tf.clip_by_value(image, 0.0, 255.0), (image_size, image_size, 3))
     xyz = tf.matmul(prepared["xyz"], R, transpose_b=True)
-    root = xyz[ROOT]
-    scale = tf.norm(xyz[MIDDLE_MCP] - xyz[MIDDLE_PIP])
-    pose = (xyz - root[None]) / scale
+    root = xyz[:, ROOT]
+    scale = tf.norm(xyz[:, MIDDLE_MCP] - xyz[:, MIDDLE_PIP], axis=-1)
+    poses = (xyz - root[:, None]) / scale[:, None, None]
     metadata = {
         "scale": scale,
         "hand_side": hand_side,
@@ -231,7 +250,25 @@ def augment_example(prepared, seed, *, training, image_size, max_rotation_degree
         "mirrored": mirror_x,  # side_as_input: a left hand shown mirrored (as a right one)
         "angle": angle,
     }
-    return image, pose, metadata
+    return H, poses, metadata
+
+
+def augment_example(prepared, seed, *, training, image_size, max_rotation_degrees=45.0, flip_probability=0.5,
+                    side_as_input=False):
+    """The random part, on one `prepare_example` output: (image, normalised pose, metadata); see `hand_example`.
+
+    `augment_geometry` on a batch of one, warped with TF's
+    `ImageProjectiveTransformV3`; `make_dataset` warps whole batches of
+    windows with the XLA-compiled `warp.warp_images` instead (the same crops
+    within 0.01 of a grey level).
+    """
+    batch = {k: v[None] for k, v in prepared.items() if k != "pixels"}
+    H, poses, metadata = augment_geometry(
+        batch, seed, training=training, image_size=image_size, max_rotation_degrees=max_rotation_degrees,
+        flip_probability=flip_probability, side_as_input=side_as_input)
+    image = geometry.warp_image(tf.cast(prepared["pixels"], tf.float32), H[0], (image_size, image_size))
+    image = tf.ensure_shape(tf.clip_by_value(image, 0.0, 255.0), (image_size, image_size, 3))
+    return image, poses[0], {k: v[0] for k, v in metadata.items()}
 
 
 def hand_example(features, seed, *, training, image_size, margin=1.25, max_rotation_degrees=45.0,
@@ -290,16 +327,20 @@ def make_dataset(split_ds, *, training, image_size, batch_size, seed=None, deter
     ds = common.cache(ds, cache)  # decoding and the crop geometry run once when cached; the random warp after
     if training:
         ds = common.shuffle(ds, shuffle_buffer, seed)
-    ds = common.with_seeds(ds, seed)
-
-    def transform(prepared, example_seed):
-        image, pose, metadata = augment_example(
-            prepared, example_seed, training=training, image_size=image_size,
-            max_rotation_degrees=max_rotation_degrees, flip_probability=flip_probability,
-            side_as_input=side_as_input)
-        return (image, pose, metadata) if with_metadata else (image, pose)
-
-    ds = ds.map(transform, num_parallel_calls=common.AUTOTUNE, deterministic=deterministic)
     if drop_remainder is None:
         drop_remainder = training
-    return common.finish(ds, batch_size=batch_size, drop_remainder=drop_remainder, deterministic=deterministic)
+    # A batch at a time: the windows zero-padded to the batch's largest; the geometry of the B examples as
+    # (B, 3, 3) products; one XLA-compiled warp.
+    ds = common.with_seeds(ds.padded_batch(batch_size, drop_remainder=drop_remainder), seed)
+
+    def transform_batch(batch, batch_seed):
+        H, poses, metadata = augment_geometry(
+            batch, batch_seed, training=training, image_size=image_size,
+            max_rotation_degrees=max_rotation_degrees, flip_probability=flip_probability,
+            side_as_input=side_as_input)
+        images = warp.warp_images(batch["pixels"], geometry.output_to_input(H), image_size, fill="zeros")
+        images = tf.ensure_shape(tf.clip_by_value(images, 0.0, 255.0), (None, image_size, image_size, 3))
+        return (images, poses, metadata) if with_metadata else (images, poses)
+
+    ds = ds.map(transform_batch, num_parallel_calls=common.AUTOTUNE, deterministic=deterministic)
+    return common.finish_batches(ds, deterministic=deterministic)

@@ -211,7 +211,8 @@ def test_data_cache_setting_names_a_file_per_content(tmp_path):
     assert training_cache(config) != first
 
 
-def test_random_views_are_rotated_flipped_windows_of_their_images():
+@pytest.mark.parametrize("compiled", [False, True])
+def test_random_views_are_rotated_flipped_windows_of_their_images(compiled):
     """Each view of a batch is a window of its own image, mirrored or not, rotated about the window's centre
     by at most the limit: with pixels holding their own (column, row), bilinear sampling is exact, so the
     positions a view shows are a rigid map of its grid. Corners a rotation uncovers show the image around the
@@ -220,7 +221,7 @@ def test_random_views_are_rotated_flipped_windows_of_their_images():
     rows, cols = np.mgrid[:h, :w].astype(np.float32)
     images = np.stack([np.stack([cols, rows, np.full_like(rows, 7.0 + i)], axis=-1) for i in range(batch)])
     views = food_pipeline.random_views(tf.constant(images), tf.constant([4, 9], tf.int64), crop_size=crop,
-                                       max_rotation_degrees=10.0, flip_probability=0.5).numpy()
+                                       max_rotation_degrees=10.0, flip_probability=0.5, compiled=compiled).numpy()
     assert views.shape == (batch, crop, crop, 3)
     y, x = np.mgrid[:crop, :crop].astype(np.float64)
     c = (crop - 1) / 2.0
@@ -246,10 +247,20 @@ def test_random_views_are_rotated_flipped_windows_of_their_images():
     assert max(angles) > 5 and min(angles) < -5 and len(set(centres)) > batch // 2
 
 
-def test_random_views_without_rotation_are_exact_windows():
+@pytest.mark.parametrize("compiled", [False, True])
+def test_random_views_without_rotation_are_exact_windows(compiled):
     images = np.random.default_rng(0).uniform(0, 255, (6, 40, 50, 3)).astype(np.float32)
     views = food_pipeline.random_views(tf.constant(images), tf.constant([1, 2], tf.int64), crop_size=24,
-                                       max_rotation_degrees=0.0, flip_probability=0.5).numpy()
+                                       max_rotation_degrees=0.0, flip_probability=0.5, compiled=compiled).numpy()
     for image, view in zip(images, views):
         windows = [(image[t:t + 24, l:l + 24], mirror) for t in range(17) for l in range(27) for mirror in (0, 1)]
         assert any(np.array_equal(view, win[:, ::-1] if mirror else win) for win, mirror in windows)
+
+
+def test_the_compiled_warp_gives_the_views_of_tensorflows_warp():
+    images = np.random.default_rng(1).uniform(0, 255, (8, 44, 60, 3)).astype(np.float32)
+    kwargs = dict(crop_size=36, max_rotation_degrees=10.0, flip_probability=0.5)
+    seed = tf.constant([7, 3], tf.int64)
+    plain = food_pipeline.random_views(tf.constant(images), seed, **kwargs).numpy()
+    compiled = food_pipeline.random_views(tf.constant(images), seed, compiled=True, **kwargs).numpy()
+    np.testing.assert_allclose(compiled, plain, atol=0.05)

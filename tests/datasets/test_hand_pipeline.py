@@ -275,8 +275,9 @@ def test_the_cached_window_holds_every_pixel_any_augmentation_samples(name):
     shrunk_seen, full_seen, extreme = set(), set(), []
     for features, size in [(f, size) for f in _raw_examples(name)[:6] for size in (SIZE, 3 * SIZE)]:
         prepared = hand_pipeline.prepare_example(features, size)
-        frame = features["image"].shape
+        frame = -(-np.array(features["image"].shape[:2]) // 16) * 16  # the frame, padded as windows are
         window = prepared["pixels"].shape
+        assert window[0] % 16 == 0 and window[1] % 16 == 0
         assert window[0] <= frame[0] and window[1] <= frame[1]
         for s in range(5):
             image, _, meta = hand_pipeline.augment_example(
@@ -312,3 +313,34 @@ def test_a_crop_reaching_the_horizon_keeps_the_whole_frame():
                                                    image_size=SIZE)
     reference, _ = _full_frame_crop(features, meta, SIZE)
     assert np.abs(image.numpy() - reference).max() < 0.51
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_the_pipelines_batches_are_the_crops_and_poses_of_their_reported_augmentation(training):
+    """`make_dataset` draws a batch's rotations and flips at once, and warps its windows at once (XLA): each
+    crop equals the warp of the whole frame for the rotation, flip and mirror the metadata reports (within the
+    0.5 grey-level rounding of shrunk frames), and each pose is that rotation's."""
+    split = datasets.as_dataset(prepared("rhd"), "train").cache()  # one file order for both (TFDS shuffles files)
+    raw = [hand_pipeline._features(example) for example in split]
+    ds = hand_pipeline.make_dataset(split, training=training, image_size=SIZE, batch_size=5, seed=3,
+                                    deterministic=True, shuffle_buffer=1, with_metadata=True, drop_remainder=False,
+                                    side_as_input=True)
+    batches = list(ds)  # one epoch (each pass draws new augmentations)
+    images = np.concatenate([b[0] for b in batches])
+    poses = np.concatenate([b[1] for b in batches])
+    metas = {k: np.concatenate([b[2][k] for b in batches]) for k in batches[0][2]}
+    assert len(images) == len(raw) == 12  # the last, partial batch is kept
+    for k, features in enumerate(raw):
+        meta = {key: value[k] for key, value in metas.items()}
+        reference, shrunk = _full_frame_crop(features, meta, SIZE)
+        np.testing.assert_allclose(images[k], reference, atol=0.51 if shrunk else 0.05)
+        R, *_ = hand_pipeline.crop_transform(features["xyz"], features["K"], SIZE, angle=meta["angle"],
+                                             flip=meta["flipped"], mirror_x=meta["mirrored"])
+        xyz = features["xyz"].numpy() @ R.numpy().T
+        expected = (xyz - xyz[0]) / np.linalg.norm(xyz[12] - xyz[11])
+        np.testing.assert_allclose(poses[k], expected, atol=1e-4)
+    if training:
+        assert np.abs(metas["angle"]).max() > 0.3 and set(metas["flipped"]) == {True, False}
+        assert len(set(np.round(metas["angle"], 5))) == 12  # every example its own rotation
+    else:
+        assert not metas["angle"].any() and not metas["flipped"].any()
