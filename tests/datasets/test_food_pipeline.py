@@ -253,7 +253,7 @@ def test_random_views_without_rotation_are_exact_windows(compiled):
     views = food_pipeline.random_views(tf.constant(images), tf.constant([1, 2], tf.int64), crop_size=24,
                                        max_rotation_degrees=0.0, flip_probability=0.5, compiled=compiled).numpy()
     for image, view in zip(images, views):
-        windows = [(image[t:t + 24, l:l + 24], mirror) for t in range(17) for l in range(27) for mirror in (0, 1)]
+        windows = [(image[t:t + 24, x:x + 24], mirror) for t in range(17) for x in range(27) for mirror in (0, 1)]
         assert any(np.array_equal(view, win[:, ::-1] if mirror else win) for win, mirror in windows)
 
 
