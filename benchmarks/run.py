@@ -6,6 +6,9 @@ From the repository root:
   .venv/bin/python benchmarks/run.py --backend torch --quick     # seconds-long smoke run
   .venv/bin/python benchmarks/run.py --scaling --backend jax --devices 1,2   # data-parallel steps/s
   .venv/bin/python benchmarks/run.py --tasks_speed --backend all   # task models: images/s, input wait, serving
+  .venv/bin/python benchmarks/run.py --speed --backend all         # all of the above but scaling, one report
+  .venv/bin/python benchmarks/run.py --speed --backend jax --quick --rounds 1 --task_steps 2 --task_rounds 1 \
+      --phases 3 --tasks food --serving_calls 0 --out workdirs/speed-smoke   # a minute-long smoke run
 
 `--scaling` times each task's default model on 1, 2, ... devices instead
 (`cmva_benchmark/scaling.py`): the first N GPUs where there are some, else N
@@ -18,6 +21,19 @@ exported SavedModel's serving latency at batch 1 and 64
 (`cmva_benchmark/tasks_speed.py`, `cmva_benchmark/serving.py`); it writes
 <out>/tasks_speed.{md,json}.
 
+`--speed` runs the step benchmark (`--threads`, default 1 here, as the
+table of docs/benchmarks.md; 0: the frameworks' defaults), then the task
+models per backend with `--task_threads` (default tensorflow=0,jax=0,torch=1:
+0 is the framework's default threads; `--task_steps`, `--task_rounds`), then
+the serving latency, in one invocation, on phases 3, 2 and 1 unless
+`--phases` says otherwise (`cmva_benchmark/speed.py`). It writes
+<out>/speed.{md,json}: speed.md starts with one summary table (per backend
+and phase: Keras step vs hand-written loop in CPU time, each task's images/s
+and input wait) and a serving table, then both parts' full reports, the
+machine with its load average before and after, and the command; speed.json
+holds all of it. The parts' benchmark.{md,json} and tasks_speed.{md,json} go
+to the same folder.
+
 Each backend runs in its own process (KERAS_BACKEND is fixed per process).
 Before timing, each hand-written loop's first-step loss is checked against
 `CMVA.compute_objective` on the same weights, batch and noise (1e-5 relative);
@@ -28,6 +44,7 @@ wheel); this script puts `benchmarks/` and the repository root on `sys.path`.
 
 import argparse
 import os
+import shlex
 import sys
 
 BENCHMARKS_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -63,15 +80,20 @@ def parse_args(argv):
     parser.add_argument("--serving_calls", type=int, default=20,
                         help="--tasks_speed: timed calls per signature and batch size (0: no serving).")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="--tasks_speed: config override of both tasks, e.g. data.cache=none.")
+                        help="--tasks_speed, --speed: config override of both tasks, e.g. data.cache=none.")
+    parser.add_argument("--speed", action="store_true",
+                        help="Step benchmark, task models and serving in one run: writes speed.{md,json}.")
+    parser.add_argument("--task_steps", type=int, default=10, help="--speed: the task models' steps per round.")
+    parser.add_argument("--task_rounds", type=int, default=3, help="--speed: the task models' timed rounds.")
+    parser.add_argument("--task_threads", default="", metavar="BACKEND=N,...",
+                        help="--speed: the task models' threads per backend, 0: framework default "
+                             "(default tensorflow=0,jax=0,torch=1).")
     return parser.parse_args(argv)
 
 
 def tasks_speed(args):
     """`--tasks_speed`: the task models' training and serving figures; writes tasks_speed.{md,json}."""
-    import json
-
-    from cmva_benchmark.report import machine_info
+    from cmva_benchmark.report import machine_info, write_results
     from cmva_benchmark.serving import run_serving
     from cmva_benchmark.tasks_speed import DEFAULT_PHASES, markdown_report, run_tasks_speed
 
@@ -87,19 +109,15 @@ def tasks_speed(args):
     machine["load_after"] = round(os.getloadavg()[0], 2)
     command = " ".join(["python benchmarks/run.py"] + (sys.argv[1:] if len(sys.argv) > 1 else []))
     text = markdown_report(results, serving, command, machine)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "tasks_speed.md"), "w") as f:
-        f.write(text)
-    with open(os.path.join(args.out, "tasks_speed.json"), "w") as f:
-        json.dump({"command": command, "machine": machine, "training": results, "serving": serving}, f, indent=1)
+    write_results(args.out, "tasks_speed", text,
+                  {"command": command, "machine": machine, "training": results, "serving": serving})
     print(text)
     return results, serving
 
 
 def scaling(args):
     """`--scaling`: steps/s per task and device count, with the scaling efficiency; writes scaling.{md,json}."""
-    import json
-
+    from cmva_benchmark.report import write_results
     from cmva_benchmark.scaling import markdown_table, run_scaling
 
     backend = "jax" if args.backend == "all" else args.backend
@@ -110,22 +128,14 @@ def scaling(args):
         raise SystemExit(f"run.py: {error}") from None
     command = " ".join(["python benchmarks/run.py"] + sys.argv[1:])
     text = markdown_table(results, command)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "scaling.md"), "w") as f:
-        f.write(text)
-    with open(os.path.join(args.out, "scaling.json"), "w") as f:
-        json.dump(results, f, indent=1)
+    write_results(args.out, "scaling", text, results)
     print(text)
     return results
 
 
-def main(argv=None):
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    if args.scaling:
-        return scaling(args)
-    if args.tasks_speed:
-        return tasks_speed(args)
-    overrides = {}
+def step_config(args, phases=None):
+    """The step benchmark's `BenchmarkConfig` from the arguments; `phases` where `--phases` is not given."""
+    overrides = {} if phases is None else {"phases": phases}
     if args.rounds is not None:
         overrides["rounds"] = args.rounds
     if args.steps is not None:
@@ -137,9 +147,44 @@ def main(argv=None):
     if args.no_torch_compile:
         overrides["torch_compile"] = False
     try:
-        config = (quick_config if args.quick else full_config)(**overrides)
+        return (quick_config if args.quick else full_config)(**overrides)
     except ValueError as error:
         raise SystemExit(f"run.py: {error}") from None
+
+
+def speed(args, command):
+    """`--speed`: step benchmark, task models and serving in one run; writes speed.{md,json} (and the parts').
+
+    `command`: the command line, as the reports give it.
+    """
+    from cmva_benchmark.speed import SPEED_PHASES, parse_task_threads, run_speed
+
+    try:
+        task_threads = parse_task_threads(args.task_threads)
+    except ValueError as error:
+        raise SystemExit(f"run.py: {error}") from None
+    phases = tuple(int(p) for p in args.phases.split(",")) if args.phases else SPEED_PHASES
+    config = step_config(args, phases=tuple(reversed(SPEED_PHASES)))  # --phases, where given, replaces it
+    backends = BACKENDS if args.backend == "all" else (args.backend,)
+    document, text = run_speed(
+        backends, config, args.out, command, threads=1 if args.threads is None else args.threads,
+        task_threads=task_threads, task_names=tuple(args.tasks.split(",")), task_phases=phases,
+        task_steps=args.task_steps, task_rounds=args.task_rounds, memory_batches=args.memory_batches,
+        overrides=args.set, serving_calls=args.serving_calls, timeout=args.timeout)
+    print(text)
+    return document
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.scaling:
+        return scaling(args)
+    if args.tasks_speed:
+        return tasks_speed(args)
+    if args.speed:
+        return speed(args, shlex.join(getattr(sys, "orig_argv", sys.argv) if argv is None
+                                      else ["python", "benchmarks/run.py", *argv]))
+    config = step_config(args)
     backends = BACKENDS if args.backend == "all" else (args.backend,)
     results = run_backends(backends, config, threads=args.threads, timeout=args.timeout)
     text = write_report(results, config, args.out, threads=args.threads)

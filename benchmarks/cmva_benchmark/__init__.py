@@ -13,6 +13,8 @@ Markdown table and JSON; docs/benchmarks.md holds the latest table. Modules:
 - `rows`, `timing`, `runner`: timing of Keras `fit` and of the loops, with the
   first-step loss check against `CMVA.compute_objective`.
 - `report`, `worker`, `launcher`: the per-backend processes and the report.
+- `tasks_speed`, `serving`, `scaling`: the task models' speed, serving latency and data-parallel scaling;
+  `speed`: the step benchmark, task models and serving in one run and one summary (`run.py --speed`).
 """
 
 from cmva_benchmark.config import BenchmarkConfig, full_config, quick_config

@@ -9,7 +9,7 @@ import sys
 import tempfile
 
 from cmva_benchmark.config import BACKENDS
-from cmva_benchmark.report import machine_info, markdown_report
+from cmva_benchmark.report import machine_info, markdown_report, write_results
 from cmva_benchmark.worker import config_to_json
 
 BENCHMARKS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -68,10 +68,7 @@ def write_report(results, config, out_dir, command=None, threads=None):
     command = command or shlex.join(getattr(sys, "orig_argv", sys.argv))
     machine = dict(machine_info(), threads=threads or "framework default")
     config_dict = dataclasses.asdict(config)
-    os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "benchmark.json"), "w") as f:
-        json.dump({"command": command, "machine": machine, "config": config_dict, "results": results}, f, indent=1)
     text = markdown_report(results, command, machine, config_dict)
-    with open(os.path.join(out_dir, "benchmark.md"), "w") as f:
-        f.write(text)
+    write_results(out_dir, "benchmark", text,
+                  {"command": command, "machine": machine, "config": config_dict, "results": results})
     return text

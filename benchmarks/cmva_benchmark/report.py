@@ -1,6 +1,7 @@
 """The benchmark's Markdown table, and the machine description that goes with it."""
 
 import datetime
+import json
 import os
 import platform
 
@@ -43,6 +44,15 @@ def machine_info():
         "python": platform.python_version(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
+
+
+def write_results(out_dir, stem, text, data):
+    """Writes `<out_dir>/<stem>.md` (`text`) and `<out_dir>/<stem>.json` (`data`), making `out_dir` if needed."""
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, f"{stem}.md"), "w") as f:
+        f.write(text)
+    with open(os.path.join(out_dir, f"{stem}.json"), "w") as f:
+        json.dump(data, f, indent=1)
 
 
 def _fmt(value, digits=1):
