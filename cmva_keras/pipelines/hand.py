@@ -31,12 +31,15 @@ Large downscales are antialiased: when the crop shrinks the hand by more than
 What is cached (`prepare_example`): everything that does not depend on the
 random rotation and flips: the decoding, `R_c`, `K'` and the crop side, the
 antialiased shrink, and only the window of the (shrunk) frame that any
-augmented crop can sample (`_reachable_box`). So each epoch's work
-(`augment_example`) is a few 3x3 products and one warp of the window: about
-a fifth of the per-epoch cost of warping from the whole frame, and the cache
-holds the window, not the frame. The shrunk window is rounded back to uint8
-(at most 0.5 of a grey level); the tests check the crops against warps of
-the whole frame, at rotations up to 45 degrees, with flips and mirrors.
+augmented crop can sample (`_reachable_box`). So each epoch's work is a few
+3x3 products and one warp of the window, and the cache holds the window, not
+the frame. `make_dataset` does that work a batch at a time: the geometry as
+`(B, 3, 3)` products (`augment_geometry`), the windows zero-padded to the
+batch's largest and warped by one XLA-compiled call (`warp.warp_images`);
+`hand_example` / `augment_example` do the same for one example with TF's
+warp. The shrunk window is rounded back to uint8 (at most 0.5 of a grey
+level); the tests check the crops against warps of the whole frame, at
+rotations up to 45 degrees, with flips and mirrors.
 """
 
 import math
