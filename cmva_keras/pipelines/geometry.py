@@ -96,16 +96,4 @@ def pixel_scale_matrix(in_size, out_size):
     ])
 
 
-def rotation_homography(angle, size):
-    """Homography rotating an image of `size` (h, w) by `angle` radians about its centre."""
-    h, w = float(size[0]), float(size[1])
-    cy, cx = (h - 1) / 2.0, (w - 1) / 2.0
-    c, s = tf.cos(angle), tf.sin(angle)
-    zero, one = tf.zeros_like(c), tf.ones_like(c)
-    to_centre = tf.constant([[1.0, 0.0, -cx], [0.0, 1.0, -cy], [0.0, 0.0, 1.0]])
-    back = tf.constant([[1.0, 0.0, cx], [0.0, 1.0, cy], [0.0, 0.0, 1.0]])
-    rotate = tf.stack([tf.stack([c, -s, zero]), tf.stack([s, c, zero]), tf.stack([zero, zero, one])])
-    return back @ rotate @ to_centre
-
-
 DEG = math.pi / 180.0
