@@ -34,8 +34,9 @@ antialiased shrink, and only the window of the (shrunk) frame that any
 augmented crop can sample (`_reachable_box`). So each epoch's work is a few
 3x3 products and one warp of the window, and the cache holds the window, not
 the frame. `make_dataset` does that work a batch at a time: the geometry as
-`(B, 3, 3)` products (`augment_geometry`), the windows zero-padded to the
-batch's largest and warped by one XLA-compiled call (`warp.warp_images`);
+`(B, 3, 3)` products (`augment_geometry`) in one XLA-compiled call, the
+windows zero-padded to the batch's largest and warped by another
+(`warp.warp_images`);
 `hand_example` / `augment_example` do the same for one example with TF's
 warp. The shrunk window is rounded back to uint8 (at most 0.5 of a grey
 level); the tests check the crops against warps of the whole frame, at
@@ -221,9 +222,25 @@ def augment_geometry(prepared, seed, *, training, image_size, max_rotation_degre
         H `(B, 3, 3)`: each prepared window's pixels -> its output crop's;
         poses `(B, 21, 3)`; the metadata dict of `hand_example`, batched.
     """
+    draws = random_draws(prepared, seed) if training else None
+    return _geometry(prepared, draws, max_rotation_degrees=max_rotation_degrees,
+                     flip_probability=flip_probability, side_as_input=side_as_input)
+
+
+def random_draws(prepared, seed):
+    """The uniform draws `(B, 2)` (angle, flip) of a batch's augmentation, from one stateless draw on `seed`.
+
+    Drawn outside the XLA-compiled geometry: XLA's stateless generator
+    gives other numbers for the same seed, and a seed must give the same
+    augmentation whichever path warps it.
+    """
+    return tf.random.stateless_uniform(tf.stack([tf.shape(prepared["hand_side"])[0], 2]), seed)
+
+
+def _geometry(prepared, draws, *, max_rotation_degrees, flip_probability, side_as_input):
+    """`augment_geometry` after the draw; `draws` None: no augmentation (evaluation)."""
     hand_side = tf.cast(prepared["hand_side"], tf.int32)
-    if training:
-        draws = tf.random.stateless_uniform(tf.stack([tf.shape(hand_side)[0], 2]), seed)
+    if draws is not None:
         limit = max_rotation_degrees * geometry.DEG
         angle = (2.0 * draws[:, 0] - 1.0) * limit
         flip = draws[:, 1] < flip_probability
@@ -296,6 +313,18 @@ def hand_example(features, seed, *, training, image_size, margin=1.25, max_rotat
         max_rotation_degrees=max_rotation_degrees, flip_probability=flip_probability, side_as_input=side_as_input)
 
 
+@tf.function(jit_compile=True)
+def _compiled_geometry(batch, draws, *, training, max_rotation_degrees, flip_probability, side_as_input):
+    """A batch's (warp transforms `(B, 8)`, poses, metadata): its some fifty small ops as one XLA call.
+
+    Compiled apart from the warp, which XLA would otherwise fuse them into,
+    computing each 3x3 inverse once per output pixel (`warp.warp_images`).
+    """
+    H, poses, metadata = _geometry(batch, draws if training else None, max_rotation_degrees=max_rotation_degrees,
+                                   flip_probability=flip_probability, side_as_input=side_as_input)
+    return geometry.output_to_input(H), poses, metadata
+
+
 def make_dataset(split_ds, *, training, image_size, batch_size, seed=None, deterministic=False,
                  with_metadata=False, margin=1.25, max_rotation_degrees=45.0, flip_probability=0.5,
                  shuffle_buffer=1024, drop_remainder=None, side_as_input=False, cache=""):
@@ -323,7 +352,6 @@ def make_dataset(split_ds, *, training, image_size, batch_size, seed=None, deter
         `tf.data.Dataset` of `(images float32 (B, S, S, 3) in [0, 255], poses
         float32 (B, 21, 3))`, plus the metadata dict when `with_metadata`.
     """
-    common.hide_gpus_from_tensorflow()
     image_size = int(image_size)
     ds = split_ds.map(lambda example: prepare_example(_features(example), image_size, margin=margin),
                       num_parallel_calls=common.AUTOTUNE, deterministic=deterministic)
@@ -337,12 +365,13 @@ def make_dataset(split_ds, *, training, image_size, batch_size, seed=None, deter
     ds = common.with_seeds(ds.padded_batch(batch_size, drop_remainder=drop_remainder), seed)
 
     def transform_batch(batch, batch_seed):
-        H, poses, metadata = augment_geometry(
-            batch, batch_seed, training=training, image_size=image_size,
-            max_rotation_degrees=max_rotation_degrees, flip_probability=flip_probability,
-            side_as_input=side_as_input)
-        images = warp.warp_images(batch["pixels"], geometry.output_to_input(H), image_size, fill="zeros")
-        images = tf.ensure_shape(tf.clip_by_value(images, 0.0, 255.0), (None, image_size, image_size, 3))
+        fields = {k: v for k, v in batch.items() if k != "pixels"}  # the geometry compiles once, whatever the windows
+        draws = random_draws(batch, batch_seed) if training else tf.zeros((0, 2))
+        transforms, poses, metadata = _compiled_geometry(
+            fields, draws, training=bool(training), max_rotation_degrees=float(max_rotation_degrees),
+            flip_probability=float(flip_probability), side_as_input=bool(side_as_input))
+        images = warp.warp_images(batch["pixels"], transforms, image_size, fill="zeros")  # clipped to 0..255
+        images = tf.ensure_shape(images, (None, image_size, image_size, 3))
         return (images, poses, metadata) if with_metadata else (images, poses)
 
     ds = ds.map(transform_batch, num_parallel_calls=common.AUTOTUNE, deterministic=deterministic)

@@ -73,7 +73,10 @@ def _warp_images(images, transforms, size, fill):
             index = base + tf.clip_by_value(row, 0, height - 1) * width + tf.clip_by_value(col, 0, width - 1)
             return tf.where(inside[..., None], tf.cast(tf.gather(flat, index), tf.float32), 0.0)
 
-    return _bilinear(x, y, tap)
+    values = _bilinear(x, y, tap)
+    if images.dtype == tf.uint8:  # a mean of samples in [0, 255], but for rounding
+        values = tf.clip_by_value(values, 0.0, 255.0)
+    return values
 
 
 def warp_images(images, transforms, size, fill="reflect"):
@@ -81,7 +84,13 @@ def warp_images(images, transforms, size, fill="reflect"):
 
     `fill`: what neighbours beyond the border read: "reflect" (the image,
     mirrored) or "zeros". uint8 images are converted after sampling, so only
-    the samples are converted.
+    the samples are converted, and the result is clipped to [0, 255] in the
+    same loop.
+
+    Compute `transforms` outside this function (or in another compiled
+    function): XLA fuses what feeds the warp into its per-pixel loop, so
+    per-image math traced together with it (a 3x3 inverse, a cosine) would
+    run once per output pixel.
     """
     if fill not in FILLS:
         raise ValueError(f"fill must be one of {FILLS}, got {fill!r}")
