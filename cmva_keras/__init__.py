@@ -5,6 +5,12 @@ P. Daras, "Cross-modal Variational Alignment of Latent Spaces", CVPR
 Workshops 2020.
 """
 
+# First, before anything runs a TensorFlow op: importing `devices` leaves TensorFlow (the input side) no GPU and one
+# intra-op thread on the JAX and PyTorch backends (cmva_keras/datasets/devices.py).
+# isort: off
+from cmva_keras.datasets import devices as _devices  # noqa: F401
+# isort: on
+
 # Importing `datasets` registers the TFDS builders yummly28k, recipe1m, rhd and stb.
 from cmva_keras import backbones, datasets, layers, losses, metrics, pipelines, synthetic, tasks
 from cmva_keras.callbacks import (

@@ -28,7 +28,7 @@ import tensorflow_datasets as tfds
 from etils import epath
 
 from cmva_keras import progress
-from cmva_keras.datasets import devices, image_io
+from cmva_keras.datasets import image_io
 from cmva_keras.datasets import manual_dir as manual_dir_lib
 
 logger = logging.getLogger(__name__)
@@ -177,7 +177,6 @@ def prepare(name, manual_dir=None, data_dir=None, beam_options=None):
         raise ValueError(f"unknown dataset {name!r}; expected one of {NAMES}")
     beam_options = beam_pipeline_options(beam_options)
     _check_cloud_paths(beam_options, manual_dir=manual_dir, data_dir=data_dir)
-    devices.hide_gpus_from_tensorflow()
     if data_dir is None:
         data_dir = default_data_dir(manual_dir)
     builder = tfds.builder(name, data_dir=data_dir)

@@ -20,8 +20,6 @@ import os
 import tensorflow as tf
 from absl import logging
 
-from cmva_keras.datasets.devices import hide_gpus_from_tensorflow  # noqa: F401  (re-exported)
-
 AUTOTUNE = tf.data.AUTOTUNE
 
 
