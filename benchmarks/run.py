@@ -24,7 +24,8 @@ exported SavedModel's serving latency at batch 1 and 64
 `--speed` runs the step benchmark (`--threads`, default 1 here, as the
 table of docs/benchmarks.md; 0: the frameworks' defaults), then the task
 models per backend with `--task_threads` (default tensorflow=0,jax=0,torch=1:
-0 is the framework's default threads; `--task_steps`, `--task_rounds`), then
+0 is the framework's default threads; `--task_steps`, `--task_rounds`,
+`--task_round_seconds`: rounds at least that long, so more steps in phase 2), then
 the serving latency, in one invocation, on phases 3, 2 and 1 unless
 `--phases` says otherwise (`cmva_benchmark/speed.py`). It writes
 <out>/speed.{md,json}: speed.md starts with one summary table (per backend
@@ -85,6 +86,9 @@ def parse_args(argv):
                         help="Step benchmark, task models and serving in one run: writes speed.{md,json}.")
     parser.add_argument("--task_steps", type=int, default=10, help="--speed: the task models' steps per round.")
     parser.add_argument("--task_rounds", type=int, default=3, help="--speed: the task models' timed rounds.")
+    parser.add_argument("--task_round_seconds", type=float, default=0.0,
+                        help="--speed, --tasks_speed: lengthen each phase's rounds to at least this many seconds "
+                             "(phase 2's steps are short); 0: the same step count in every phase.")
     parser.add_argument("--task_threads", default="", metavar="BACKEND=N,...",
                         help="--speed: the task models' threads per backend, 0: framework default "
                              "(default tensorflow=0,jax=0,torch=1).")
@@ -103,7 +107,7 @@ def tasks_speed(args):
     machine = dict(machine_info(), load_before=round(os.getloadavg()[0], 2), threads=args.threads or "default")
     results = run_tasks_speed(backends, task_names, phases=phases, steps=args.steps or 10, rounds=args.rounds or 3,
                               memory_batches=args.memory_batches, overrides=args.set, threads=args.threads,
-                              timeout=args.timeout)
+                              timeout=args.timeout, round_seconds=args.task_round_seconds or None)
     serving = (run_serving(task_names, calls=args.serving_calls, threads=args.threads, timeout=args.timeout)
                if args.serving_calls else [])
     machine["load_after"] = round(os.getloadavg()[0], 2)
@@ -170,7 +174,8 @@ def speed(args, command):
         backends, config, args.out, command, threads=1 if args.threads is None else args.threads,
         task_threads=task_threads, task_names=tuple(args.tasks.split(",")), task_phases=phases,
         task_steps=args.task_steps, task_rounds=args.task_rounds, memory_batches=args.memory_batches,
-        overrides=args.set, serving_calls=args.serving_calls, timeout=args.timeout)
+        overrides=args.set, serving_calls=args.serving_calls, timeout=args.timeout,
+        task_round_seconds=args.task_round_seconds or None)
     print(text)
     return document
 

@@ -165,7 +165,7 @@ def markdown_report(document, step_text, tasks_text):
 
 def run_speed(backends, config, out_dir, command, *, threads=1, task_threads=None, task_names=SUMMARY_TASKS,
               task_phases=SPEED_PHASES, task_steps=10, task_rounds=3, memory_batches=8, overrides=(),
-              serving_calls=20, timeout=None, log=print):
+              serving_calls=20, timeout=None, log=print, task_round_seconds=None):
     """Runs the three parts one after the other and writes `speed.{md,json}` (and the parts' files) into `out_dir`.
 
     Args:
@@ -176,6 +176,7 @@ def run_speed(backends, config, out_dir, command, *, threads=1, task_threads=Non
         task_threads: `{backend: threads or None}` of the task models (`parse_task_threads`); serving
             uses TensorFlow's.
         task_names, task_phases, task_steps, task_rounds, memory_batches, overrides: `run_tasks_speed`'s.
+        task_round_seconds: `run_tasks_speed`'s `round_seconds` (None: `task_steps` in every phase).
         serving_calls: timed calls per signature and batch (0: no serving).
 
     Returns:
@@ -191,7 +192,8 @@ def run_speed(backends, config, out_dir, command, *, threads=1, task_threads=Non
         log(f"[speed] 2/3 task models on {backend}, threads {_threads_text(task_threads[backend])}")
         tasks.update(run_tasks_speed((backend,), task_names, phases=task_phases, steps=task_steps,
                                      rounds=task_rounds, memory_batches=memory_batches, overrides=overrides,
-                                     threads=task_threads[backend], timeout=timeout))
+                                     threads=task_threads[backend], timeout=timeout,
+                                     round_seconds=task_round_seconds))
     serving = []
     if serving_calls:
         log(f"[speed] 3/3 serving, threads {_threads_text(task_threads['tensorflow'])}")
@@ -206,7 +208,7 @@ def run_speed(backends, config, out_dir, command, *, threads=1, task_threads=Non
         "summary": summary_rows(step, tasks),
         "step": {"threads": threads or None, "config": dataclasses.asdict(config), "results": step},
         "tasks": {"threads": task_threads, "phases": list(task_phases), "steps": task_steps,
-                  "rounds": task_rounds, "memory_batches": memory_batches, "overrides": list(overrides),
+                  "round_seconds": task_round_seconds, "rounds": task_rounds, "memory_batches": memory_batches, "overrides": list(overrides),
                   "results": tasks},
         "serving": serving,
     }

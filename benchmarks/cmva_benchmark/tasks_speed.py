@@ -43,6 +43,7 @@ Serving latency (`serving.py`) completes the report.
 """
 
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -79,6 +80,18 @@ def round_times(fit, steps, rounds):
     timer = RoundTimer()
     fit(1 + rounds, [timer])
     return timer.rounds[1:]
+
+
+def steps_for_round(min_steps, step_seconds, round_seconds):
+    """Steps per timed round: `min_steps`, or more where `round_seconds` asks rounds to last at least that long.
+
+    Phase 2's steps take a tenth of phase 1's: at a fixed step count its
+    rounds last a fraction of a second, and a scheduling hiccup of a few
+    milliseconds moves its input-wait fraction by several points.
+    """
+    if not round_seconds or not step_seconds or step_seconds <= 0:
+        return int(min_steps)
+    return max(int(min_steps), math.ceil(round_seconds / step_seconds))
 
 
 def summarize_rounds(rounds, steps, batch_size):
@@ -143,8 +156,14 @@ def pipeline_alone(dataset, steps):
     return {"batch_s": (time.perf_counter() - start) / steps, "batch_cpu_s": (time.process_time() - cpu) / steps}
 
 
-def measure_task(task_name, phases=DEFAULT_PHASES, steps=10, rounds=3, memory_batches=8, overrides=(), log=print):
-    """One task's figures on this process's backend (see the module docstring); returns a JSON-able dict."""
+def measure_task(task_name, phases=DEFAULT_PHASES, steps=10, rounds=3, memory_batches=8, overrides=(), log=print,
+                 round_seconds=None):
+    """One task's figures on this process's backend (see the module docstring); returns a JSON-able dict.
+
+    `round_seconds`: per phase, time one untimed epoch of `steps` steps on the
+    in-memory batches first, and lengthen that phase's rounds to at least
+    this many seconds (`steps_for_round`); None: `steps` in every phase.
+    """
     import keras
 
     from cmva_keras.training.config import resolve_config
@@ -168,11 +187,18 @@ def measure_task(task_name, phases=DEFAULT_PHASES, steps=10, rounds=3, memory_ba
         "input_shape": list(data.input_shape), "parameters": int(model.count_params()),
         "cache": str(config.data.get("cache", "")), "datasets_build_s": build_s,
         "pipeline_alone": dict(alone, images_per_s=batch_size / alone["batch_s"]),
-        "steps": steps, "rounds": rounds, "memory_batches": memory_batches, "phases": {},
+        "steps": steps, "rounds": rounds, "round_seconds": round_seconds, "memory_batches": memory_batches,
+        "phases": {},
     }
     for phase in phases:
         model.set_phase(phase)
-        timed = compare_input(model, train, memory, steps=steps, rounds=rounds, batch_size=batch_size)
+        phase_steps = steps
+        if round_seconds:
+            start = time.perf_counter()
+            model.fit(memory, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0)
+            phase_steps = steps_for_round(steps, (time.perf_counter() - start) / steps, round_seconds)
+        timed = compare_input(model, train, memory, steps=phase_steps, rounds=rounds, batch_size=batch_size)
+        timed["steps"] = phase_steps
         timed["load_after"] = os.getloadavg()[0]
         result["phases"][str(phase)] = timed
         log(f"{result['backend']} {task_name} phase {phase}: {timed['pipeline']['images_per_s']:.1f} images/s, "
@@ -181,7 +207,7 @@ def measure_task(task_name, phases=DEFAULT_PHASES, steps=10, rounds=3, memory_ba
 
 
 def run_tasks_speed(backends, task_names, phases=DEFAULT_PHASES, steps=10, rounds=3, memory_batches=8,
-                    overrides=(), threads=None, timeout=None):
+                    overrides=(), threads=None, timeout=None, round_seconds=None):
     """One process per backend, each measuring every task; returns `{backend: {task: result}}`."""
     from cmva_benchmark.launcher import worker_environment
 
@@ -191,7 +217,7 @@ def run_tasks_speed(backends, task_names, phases=DEFAULT_PHASES, steps=10, round
             out = os.path.join(tmp, f"{backend}.json")
             arguments = json.dumps({"tasks": list(task_names), "phases": list(phases), "steps": steps,
                                     "rounds": rounds, "memory_batches": memory_batches,
-                                    "overrides": list(overrides)})
+                                    "overrides": list(overrides), "round_seconds": round_seconds})
             command = [sys.executable, "-m", "cmva_benchmark.tasks_speed", arguments, out]
             completed = subprocess.run(command, env=worker_environment(backend, threads), timeout=timeout)
             if completed.returncode != 0:
@@ -209,8 +235,8 @@ def _pct(value):
 def training_table(results):
     """Markdown table: one row per (task, backend, phase) of `{backend: {task: measure_task(...)}}`."""
     lines = ["| task | backend | phase | images/s | images/s, input in memory | input wait | "
-             "images per CPU-s | input CPU share | pipeline alone, images/s |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "images per CPU-s | input CPU share | pipeline alone, images/s | steps per round |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for backend, tasks in results.items():
         for task_name, r in tasks.items():
             for phase, p in r["phases"].items():
@@ -219,8 +245,15 @@ def training_table(results):
                     f"| {task_name} | {backend} | {phase} | {p['pipeline']['images_per_s']:.1f} | "
                     f"{p['memory']['images_per_s']:.1f} | {_pct(p['input_wait_fraction'])} | "
                     f"{'n/a' if cpu is None else f'{cpu:.1f}'} | {_pct(p['input_cpu_share'])} | "
-                    f"{r['pipeline_alone']['images_per_s']:.0f} |")
+                    f"{r['pipeline_alone']['images_per_s']:.0f} | {p.get('steps', r['steps'])} |")
     return "\n".join(lines)
+
+
+def _round_length(result):
+    """How long the rounds were: a step count, or the shortest one and the seconds that set the rest."""
+    if not result.get("round_seconds"):
+        return f"{result['steps']} steps"
+    return f"at least {result['steps']} steps and {result['round_seconds']:g} s (steps per round: the table's)"
 
 
 def markdown_report(results, serving, command, machine):
@@ -234,7 +267,7 @@ def markdown_report(results, serving, command, machine):
     if results:
         first = next(iter(next(iter(results.values())).values()))
         out += [f"Training: the default config of each task on its offline synthetic data, batch "
-                f"{first['batch_size']}; per phase, {first['rounds']} rounds of {first['steps']} steps on each input, "
+                f"{first['batch_size']}; per phase, {first['rounds']} rounds of {_round_length(first)} on each input, "
                 f"alternating, each after an untimed epoch; medians; in memory: {first['memory_batches']} batches "
                 "of the same pipeline.", "",
                 training_table(results), ""]
@@ -251,7 +284,7 @@ def main(argv):
         results[task_name] = measure_task(
             task_name, phases=tuple(arguments["phases"]), steps=arguments["steps"], rounds=arguments["rounds"],
             memory_batches=arguments["memory_batches"], overrides=arguments.get("overrides", ()),
-            log=lambda message: print(message, flush=True))
+            log=lambda message: print(message, flush=True), round_seconds=arguments.get("round_seconds"))
     with open(argv[2], "w") as f:
         json.dump(results, f, indent=1)
 

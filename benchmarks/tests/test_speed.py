@@ -126,8 +126,10 @@ def fake_parts(monkeypatch):
         ratios = {phase: 1.0 + phase / 100 for phase in config.phases}
         return {b: _step_backend(ratios) for b in backends}
 
-    def run_tasks_speed(backends, task_names, phases, steps, rounds, memory_batches, overrides, threads, timeout):
-        recorded.append(("tasks", tuple(backends), threads, (tuple(task_names), tuple(phases), steps, rounds)))
+    def run_tasks_speed(backends, task_names, phases, steps, rounds, memory_batches, overrides, threads, timeout,
+                        round_seconds):
+        recorded.append(("tasks", tuple(backends), threads, (tuple(task_names), tuple(phases), steps, rounds),
+                         round_seconds))
         return {b: {t: _task({p: (100.0 * p, 100.0 * p) for p in phases}) for t in task_names} for b in backends}
 
     def run_serving(task_names, calls=20, threads=None, timeout=None):
@@ -143,7 +145,8 @@ def fake_parts(monkeypatch):
 
 def test_speed_runs_the_three_parts_with_their_threads_and_writes_the_summary_first(fake_parts, tmp_path):
     argv = ["--speed", "--backend", "all", "--quick", "--rounds", "1", "--steps", "10", "--task_steps", "2",
-            "--task_rounds", "1", "--serving_calls", "2", "--task_threads", "jax=2", "--out", str(tmp_path)]
+            "--task_rounds", "1", "--task_round_seconds", "1.5", "--serving_calls", "2", "--task_threads", "jax=2",
+            "--out", str(tmp_path)]
     document = _load_run_py().main(argv)
     step, *tasks, serving = fake_parts
     assert step[:3] == ("step", ("tensorflow", "jax", "torch"), 1)  # --threads defaults to 1 in --speed
@@ -151,7 +154,7 @@ def test_speed_runs_the_three_parts_with_their_threads_and_writes_the_summary_fi
     assert config.phases == (3, 2, 1) and config.rounds == 1 and config.steps_per_round == 10
     assert config.hidden_units == (64, 64)  # --quick
     assert [(c[1], c[2]) for c in tasks] == [(("tensorflow",), None), (("jax",), 2), (("torch",), 1)]
-    assert tasks[0][3] == (("food", "hand"), (1, 2, 3), 2, 1)
+    assert tasks[0][3] == (("food", "hand"), (1, 2, 3), 2, 1) and tasks[0][4] == 1.5
     assert serving == ("serving", ("food", "hand"), None, 2)  # TensorFlow's task threads
 
     text = (tmp_path / "speed.md").read_text()
@@ -178,6 +181,7 @@ def test_speed_phases_and_step_threads_follow_the_options(fake_parts, tmp_path):
     assert [c[0] for c in fake_parts] == ["step", "tasks"]  # no serving with --serving_calls 0
     assert fake_parts[0][2] is None and fake_parts[0][3].phases == (3,)  # --threads 0: the frameworks' defaults
     assert fake_parts[1][1:3] == (("torch",), None) and fake_parts[1][3][1] == (3,)
+    assert fake_parts[1][4] is None  # no --task_round_seconds: the same steps in every phase
     text = (tmp_path / "speed.md").read_text()
     assert _cells(text, "torch", 3)[2] == "1.03x" and _cells(text, "torch", 2)[2:] == ["n/a"] * 5
     assert "Serving latency" not in text

@@ -19,6 +19,7 @@ from cmva_benchmark.tasks_speed import (
     in_memory,
     input_wait_fraction,
     markdown_report,
+    steps_for_round,
     summarize_rounds,
     training_table,
 )
@@ -31,6 +32,12 @@ def test_input_wait_fraction_is_the_share_of_the_step_the_input_costs():
     assert input_wait_fraction(0.1, 0.1) == 0.0
     assert input_wait_fraction(0.1, 0.12) == 0.0  # noise: memory slower than the pipeline
     assert input_wait_fraction(None, 0.1) is None
+
+
+def test_rounds_last_the_asked_seconds_but_never_fewer_steps_than_asked():
+    assert steps_for_round(30, 0.013, 2.0) == 154  # a phase-2 step of 13 ms: 2 s of it
+    assert steps_for_round(30, 0.15, 2.0) == 30  # a slow step: the minimum already lasts longer
+    assert steps_for_round(30, 0.013, None) == 30 and steps_for_round(30, 0.0, 2.0) == 30
 
 
 def test_rounds_are_summarised_per_step_as_medians():
