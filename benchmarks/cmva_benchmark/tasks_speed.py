@@ -160,9 +160,10 @@ def measure_task(task_name, phases=DEFAULT_PHASES, steps=10, rounds=3, memory_ba
                  round_seconds=None):
     """One task's figures on this process's backend (see the module docstring); returns a JSON-able dict.
 
-    `round_seconds`: per phase, time one untimed epoch of `steps` steps on the
-    in-memory batches first, and lengthen that phase's rounds to at least
-    this many seconds (`steps_for_round`); None: `steps` in every phase.
+    `round_seconds`: per phase, first time an epoch of `steps` steps on the
+    in-memory batches (after one that compiles the phase's step), and
+    lengthen that phase's rounds to at least this many seconds
+    (`steps_for_round`); None: `steps` in every phase.
     """
     import keras
 
@@ -193,10 +194,11 @@ def measure_task(task_name, phases=DEFAULT_PHASES, steps=10, rounds=3, memory_ba
     for phase in phases:
         model.set_phase(phase)
         phase_steps = steps
-        if round_seconds:
-            start = time.perf_counter()
-            model.fit(memory, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0)
-            phase_steps = steps_for_round(steps, (time.perf_counter() - start) / steps, round_seconds)
+        if round_seconds:  # the phase's step time, from an epoch after the one that compiles it
+            [(seconds, _)] = round_times(
+                lambda epochs, callbacks: model.fit(memory, epochs=epochs, steps_per_epoch=steps, shuffle=False,
+                                                    verbose=0, callbacks=callbacks), steps, 1)
+            phase_steps = steps_for_round(steps, seconds / steps, round_seconds)
         timed = compare_input(model, train, memory, steps=phase_steps, rounds=rounds, batch_size=batch_size)
         timed["steps"] = phase_steps
         timed["load_after"] = os.getloadavg()[0]
