@@ -125,6 +125,7 @@ def crop_transform(xyz, K, image_size, *, angle=0.0, flip=False, mirror_x=False,
 
 _CIRCLE_POINTS = 32
 WINDOW_STEP = 16  # prepared windows are padded to multiples of this many pixels
+RING = 1  # pixels of zeros around each prepared window (see prepare_example)
 
 
 def _reachable_box(image_size, K_crop, recentre, source_to_ray, in_size):
@@ -173,7 +174,8 @@ def prepare_example(features, image_size, *, margin=1.25, min_side=16.0):
 
     Returns:
         the `features` fields, with 'image' replaced by 'pixels' (uint8, the
-        window, zero-padded to multiples of `WINDOW_STEP`), and 'recentre',
+        window inside a ring of `RING` zero pixels, zero-padded to multiples
+        of `WINDOW_STEP`), and 'recentre',
         'crop_K', 'source_to_ray' (3, 3): the window's
         pixels to rays of the original camera, so that `crop_K R source_to_ray`
         is the homography from the window to the output crop.
@@ -193,16 +195,18 @@ def prepare_example(features, image_size, *, margin=1.25, min_side=16.0):
 
     image, source_to_ray = tf.cond(shrink < 0.999, small, lambda: (image, K_inv))
     x0, y0, x1, y1 = _reachable_box(image_size, K_crop, recentre, source_to_ray, tf.shape(image)[:2])
-    offset = tf.stack([  # window pixels -> source pixels
-        tf.stack([1.0, 0.0, tf.cast(x0, tf.float32)]),
-        tf.stack([0.0, 1.0, tf.cast(y0, tf.float32)]),
+    offset = tf.stack([  # window pixels -> source pixels (the window starts with its ring)
+        tf.stack([1.0, 0.0, tf.cast(x0 - RING, tf.float32)]),
+        tf.stack([0.0, 1.0, tf.cast(y0 - RING, tf.float32)]),
         tf.constant([0.0, 0.0, 1.0]),
     ])
     pixels = image[y0:y1, x0:x1]
-    # Zeros up to a multiple of WINDOW_STEP: what a sample beyond the window reads anyway (it lies outside the
-    # frame), and the batches' padded shapes then come from a small set (one XLA compilation each).
-    pad = -tf.shape(pixels)[:2] % WINDOW_STEP
-    pixels = tf.pad(pixels, [[0, pad[0]], [0, pad[1]], [0, 0]])
+    # A ring of zeros, then zeros up to a multiple of WINDOW_STEP. A sample beyond the window lies outside the
+    # frame and reads zeros; with the ring, so does the nearest window pixel to any point beyond it, so the warp
+    # clamps instead of testing bounds (fill="nearest", 40% of the cost). The batches' padded shapes come from a
+    # small set (one XLA compilation each).
+    pad = -(tf.shape(pixels)[:2] + 2 * RING) % WINDOW_STEP
+    pixels = tf.pad(pixels, [[RING, RING + pad[0]], [RING, RING + pad[1]], [0, 0]])
     prepared = {k: v for k, v in features.items() if k != "image"}
     prepared.update(pixels=pixels, recentre=recentre, crop_K=K_crop, source_to_ray=source_to_ray @ offset)
     return prepared
@@ -370,7 +374,8 @@ def make_dataset(split_ds, *, training, image_size, batch_size, seed=None, deter
         transforms, poses, metadata = _compiled_geometry(
             fields, draws, training=bool(training), max_rotation_degrees=float(max_rotation_degrees),
             flip_probability=float(flip_probability), side_as_input=bool(side_as_input))
-        images = warp.warp_images(batch["pixels"], transforms, image_size, fill="zeros")  # clipped to 0..255
+        # "nearest" reads the windows' zero rings beyond them: the zero fill without its bounds tests.
+        images = warp.warp_images(batch["pixels"], transforms, image_size, fill="nearest")  # clipped to 0..255
         images = tf.ensure_shape(images, (None, image_size, image_size, 3))
         return (images, poses, metadata) if with_metadata else (images, poses)
 

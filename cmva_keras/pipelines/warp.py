@@ -16,8 +16,9 @@ Bilinear: `(1 - fy) ((1 - fx) v00 + fx v01) + fy ((1 - fx) v10 + fx v11)`.
 
 `warp_images` takes a batch `(B, H, W, C)`, float32 or uint8 (converted
 after the gather, so only the samples are converted); neighbours beyond the
-border are reflected (half-sample symmetric: `-1 -> 0`, `W -> W - 1`) or
-read 0.
+border are reflected (half-sample symmetric: `-1 -> 0`, `W -> W - 1`;
+once, so exact within an image size of the border), read 0, or read the
+nearest border pixel.
 
 XLA compiles once per distinct input shape (about 0.1 s). The food
 pipeline's batches all have one shape; the hand pipeline pads its windows
@@ -47,12 +48,19 @@ def _bilinear(x, y, tap):
 
 
 def _reflect(index, length):
-    """Half-sample symmetric reflection of integer indices into [0, length)."""
-    index = tf.math.floormod(index, 2 * length)
-    return tf.where(index >= length, 2 * length - 1 - index, index)
+    """Half-sample symmetric reflection of integer indices into [0, length), once at each border.
+
+    Exact for indices within `length` of the image (a crop rotated inside
+    its image never samples farther out); farther ones read the border
+    pixel. One reflection and a clamp cost 15% less of a food batch's warp
+    than the periodic reflection's integer modulo (0.88 against 1.04 ms).
+    """
+    index = tf.where(index < 0, -1 - index, index)
+    index = tf.where(index >= length, 2 * length - 1 - index, index)
+    return tf.clip_by_value(index, 0, length - 1)
 
 
-FILLS = ("reflect", "zeros")
+FILLS = ("reflect", "zeros", "nearest")
 
 
 @tf.function(jit_compile=True)
@@ -66,6 +74,10 @@ def _warp_images(images, transforms, size, fill):
     if fill == "reflect":
         def tap(row, col):
             index = base + _reflect(row, height) * width + _reflect(col, width)
+            return tf.cast(tf.gather(flat, index), tf.float32)
+    elif fill == "nearest":
+        def tap(row, col):
+            index = base + tf.clip_by_value(row, 0, height - 1) * width + tf.clip_by_value(col, 0, width - 1)
             return tf.cast(tf.gather(flat, index), tf.float32)
     else:
         def tap(row, col):
@@ -83,7 +95,11 @@ def warp_images(images, transforms, size, fill="reflect"):
     """`(B, H, W, C)` images (float32 or uint8) -> `(B, size, size, C)` float32.
 
     `fill`: what neighbours beyond the border read: "reflect" (the image,
-    mirrored) or "zeros". uint8 images are converted after sampling, so only
+    mirrored at its borders, once: exact up to an image size beyond them), "zeros", or "nearest" (the nearest border pixel). "nearest"
+    tests no bounds, and costs about 40% of "zeros" (a 32 x 64 x 64 batch of
+    hand crops, one core: 0.64 against 1.6 ms): an image with a ring of
+    zeros around it gives, with "nearest", exactly what "zeros" gives
+    without the ring (the hand pipeline's windows have one). uint8 images are converted after sampling, so only
     the samples are converted, and the result is clipped to [0, 255] in the
     same loop.
 

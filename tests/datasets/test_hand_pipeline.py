@@ -275,10 +275,13 @@ def test_the_cached_window_holds_every_pixel_any_augmentation_samples(name):
     shrunk_seen, full_seen, extreme = set(), set(), []
     for features, size in [(f, size) for f in _raw_examples(name)[:6] for size in (SIZE, 3 * SIZE)]:
         prepared = hand_pipeline.prepare_example(features, size)
-        frame = -(-np.array(features["image"].shape[:2]) // 16) * 16  # the frame, padded as windows are
-        window = prepared["pixels"].shape
+        frame = -(-(np.array(features["image"].shape[:2]) + 2) // 16) * 16  # the frame, ringed and padded
+        pixels = prepared["pixels"].numpy()
+        window = pixels.shape
         assert window[0] % 16 == 0 and window[1] % 16 == 0
         assert window[0] <= frame[0] and window[1] <= frame[1]
+        # The ring of zeros the warp's clamping relies on (fill="nearest" reads it beyond the window).
+        assert not pixels[0].any() and not pixels[:, 0].any() and not pixels[-1].any() and not pixels[:, -1].any()
         for s in range(5):
             image, _, meta = hand_pipeline.augment_example(
                 prepared, tf.constant([s, 13], tf.int64), training=True, image_size=size, side_as_input=s % 2 == 1)
@@ -308,7 +311,10 @@ def test_a_crop_reaching_the_horizon_keeps_the_whole_frame():
     K = tf.constant([[12.0, 0.0, 161.0], [0.0, 12.0, 158.0], [0.0, 0.0, 1.0]])
     features = dict(features, K=K, xyz=features["xyz"] + tf.constant([2000.0, 0.0, -300.0]))
     prepared = hand_pipeline.prepare_example(features, SIZE)
-    assert tuple(prepared["pixels"].shape) == (320, 320, 3)
+    pixels = prepared["pixels"].numpy()
+    assert pixels.shape == (336, 336, 3)  # 320 + a ring of one zero pixel on each side, padded to 16
+    np.testing.assert_array_equal(pixels[1:321, 1:321], features["image"].numpy())
+    assert not pixels[0].any() and not pixels[:, 0].any() and not pixels[321:].any() and not pixels[:, 321:].any()
     image, _, meta = hand_pipeline.augment_example(prepared, tf.constant([1, 2], tf.int64), training=True,
                                                    image_size=SIZE)
     reference, _ = _full_frame_crop(features, meta, SIZE)

@@ -34,6 +34,32 @@ def test_zero_fill_matches_tensorflows_constant_fill(dtype):
     np.testing.assert_allclose(ours, _tensorflows(images, transforms, 40, "CONSTANT"), atol=0.02)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32])
+def test_nearest_fill_matches_tensorflows_nearest_fill(dtype):
+    rng = np.random.default_rng(3)
+    images = rng.uniform(0, 255, (5, 37, 52, 3)).astype(dtype)
+    transforms = _transforms(5, rng)
+    ours = warp.warp_images(tf.constant(images), transforms, 40, fill="nearest").numpy()
+    np.testing.assert_allclose(ours, _tensorflows(images, transforms, 40, "NEAREST"), atol=0.02)
+
+
+def test_nearest_fill_on_a_zero_ringed_image_is_the_zero_fill():
+    # The hand pipeline's windows carry a ring of zeros so that its warp can clamp instead of testing bounds.
+    rng = np.random.default_rng(4)
+    images = rng.uniform(1, 255, (5, 30, 41, 3)).astype(np.uint8)
+    ringed = np.pad(images, [(0, 0), (1, 1), (1, 1), (0, 0)])
+    transforms = _transforms(5, rng)
+    shifted = transforms.numpy().copy()  # the same points, in the ringed image's pixels (one pixel on)
+    shifted[:, 2] += 1.0
+    shifted[:, 5] += 1.0
+    shifted[:, 0:2] += shifted[:, 6:8]  # x' = x + 1 = (a.p + a2 + (c.p + 1)) / k, with k = c.p + 1
+    shifted[:, 3:5] += shifted[:, 6:8]
+    zeros = warp.warp_images(tf.constant(images), transforms, 40, fill="zeros").numpy()
+    nearest = warp.warp_images(tf.constant(ringed), tf.constant(shifted), 40, fill="nearest").numpy()
+    assert (zeros == 0).any() and (zeros > 0).any()
+    np.testing.assert_allclose(nearest, zeros, atol=0.01)  # the shifted transform rounds differently
+
+
 def test_reflect_fill_matches_tensorflows_reflection_for_rotated_crops():
     rng = np.random.default_rng(1)
     images = rng.uniform(0, 255, (4, 30, 44, 3)).astype(np.float32)
