@@ -75,15 +75,17 @@ def _warp_images(images, transforms, size, fill):
         def tap(row, col):
             index = base + _reflect(row, height) * width + _reflect(col, width)
             return tf.cast(tf.gather(flat, index), tf.float32)
-    elif fill == "nearest":
-        def tap(row, col):
+    else:
+        def nearest(row, col):
             index = base + tf.clip_by_value(row, 0, height - 1) * width + tf.clip_by_value(col, 0, width - 1)
             return tf.cast(tf.gather(flat, index), tf.float32)
-    else:
-        def tap(row, col):
-            inside = (row >= 0) & (row < height) & (col >= 0) & (col < width)
-            index = base + tf.clip_by_value(row, 0, height - 1) * width + tf.clip_by_value(col, 0, width - 1)
-            return tf.where(inside[..., None], tf.cast(tf.gather(flat, index), tf.float32), 0.0)
+
+        if fill == "nearest":
+            tap = nearest
+        else:
+            def tap(row, col):
+                inside = (row >= 0) & (row < height) & (col >= 0) & (col < width)
+                return tf.where(inside[..., None], nearest(row, col), 0.0)
 
     values = _bilinear(x, y, tap)
     if images.dtype == tf.uint8:  # a mean of samples in [0, 255], but for rounding
