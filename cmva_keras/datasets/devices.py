@@ -10,11 +10,12 @@ its defaults then work against the training framework in the same process:
   pipelines' XLA-compiled warps (`cmva_keras.pipelines.warp`) split each
   batch over it, whatever tf.data's `max_intra_op_parallelism` says. The
   training framework has its own pool of a thread per core; the two pools
-  then contend for the same cores, and their idle threads spin. With one
-  intra-op thread the warps run on their tf.data thread alone: the input's
-  CPU time per batch is the same (measured: 1.09 ms against 1.05 ms for a
-  food batch), and it no longer costs the step more than that. tf.data's
-  own threads (parallel maps, prefetch) are not affected.
+  then contend for the same cores. With one intra-op thread the warps run
+  on one thread at about the same CPU time per batch (measured: 1.09 ms
+  against 1.05 ms for a food batch, on three threads), and TensorFlow keeps
+  no second pool of threads waiting for work beside the training
+  framework's. tf.data's own threads (parallel maps, prefetch) are not
+  affected.
 
 Both must be set before TensorFlow's first op; afterwards they cannot
 change. Importing this module calls `confine_tensorflow`, and
@@ -52,8 +53,8 @@ def confine_tensorflow():
         if not _warned:
             _warned = True
             logging.warning(
-                "TensorFlow ran an op before the input pipeline was built, so its intra-op pool keeps %s "
-                "threads; they compete with %s's for the cores. Build the pipeline (or call "
+                "TensorFlow ran an op before cmva_keras was imported, so its intra-op pool keeps %s "
+                "threads; they compete with %s's for the cores. Import cmva_keras (or call "
                 "cmva_keras.datasets.devices.confine_tensorflow()) before running TensorFlow ops.",
                 tf.config.threading.get_intra_op_parallelism_threads() or "one per core",
                 keras.backend.backend())

@@ -50,4 +50,4 @@ def test_a_tensorflow_that_already_started_is_left_as_it_is_and_the_log_says_why
     assert found["confined"] is False
     assert found["intra"] == 0
     if keras.backend.backend() != "tensorflow":
-        assert "ran an op before the input pipeline was built" in log
+        assert "ran an op before cmva_keras was imported" in log
