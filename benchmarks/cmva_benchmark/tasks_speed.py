@@ -130,15 +130,25 @@ def compare_input(model, pipeline, memory, *, steps, rounds, batch_size, callbac
     for round_index in range(rounds):
         order = ("pipeline", "memory") if round_index % 2 == 0 else ("memory", "pipeline")
         for name in order:
-            def fit(epochs, callbacks_, dataset=datasets[name]):
-                model.fit(dataset, epochs=epochs, steps_per_epoch=steps, shuffle=False, verbose=0,
-                          callbacks=callbacks_ + list(callbacks))
+            timed_rounds[name] += round_times(fitter(model, datasets[name], steps, callbacks), steps, 1)
+    return phase_figures(*(summarize_rounds(timed_rounds[name], steps, batch_size) for name in datasets))
 
-            timed_rounds[name] += round_times(fit, steps, 1)
-    timed = {name: summarize_rounds(timed_rounds[name], steps, batch_size) for name in datasets}
-    timed["input_wait_fraction"] = input_wait_fraction(timed["pipeline"]["step_s"], timed["memory"]["step_s"])
-    timed["input_cpu_share"] = input_wait_fraction(timed["pipeline"]["step_cpu_s"], timed["memory"]["step_cpu_s"])
-    return timed
+
+def fitter(model, dataset, steps, callbacks=()):
+    """`fit(epochs, callbacks)` for `round_times`: `model.fit` on `dataset`, `steps` per epoch, plus `callbacks`."""
+    def fit(epochs, more_callbacks):
+        model.fit(dataset, epochs=epochs, steps_per_epoch=steps, shuffle=False, verbose=0,
+                  callbacks=list(more_callbacks) + list(callbacks))
+
+    return fit
+
+
+def phase_figures(pipeline, memory):
+    """A phase's figures from the `summarize_rounds` of its pipeline and in-memory rounds: both, and the two
+    fractions the input costs (of the step's wall time, and of the process's CPU time)."""
+    return {"pipeline": pipeline, "memory": memory,
+            "input_wait_fraction": input_wait_fraction(pipeline["step_s"], memory["step_s"]),
+            "input_cpu_share": input_wait_fraction(pipeline["step_cpu_s"], memory["step_cpu_s"])}
 
 
 def pipeline_alone(dataset, steps):
@@ -195,9 +205,7 @@ def measure_task(task_name, phases=DEFAULT_PHASES, steps=10, rounds=3, memory_ba
         model.set_phase(phase)
         phase_steps = steps
         if round_seconds:  # the phase's step time, from an epoch after the one that compiles it
-            [(seconds, _)] = round_times(
-                lambda epochs, callbacks: model.fit(memory, epochs=epochs, steps_per_epoch=steps, shuffle=False,
-                                                    verbose=0, callbacks=callbacks), steps, 1)
+            [(seconds, _)] = round_times(fitter(model, memory, steps), steps, 1)
             phase_steps = steps_for_round(steps, seconds / steps, round_seconds)
         timed = compare_input(model, train, memory, steps=phase_steps, rounds=rounds, batch_size=batch_size)
         timed["steps"] = phase_steps

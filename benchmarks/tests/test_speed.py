@@ -11,7 +11,7 @@ import os
 import pytest
 
 from cmva_benchmark import speed
-from cmva_benchmark.tasks_speed import input_wait_fraction, summarize_rounds
+from cmva_benchmark.tasks_speed import phase_figures, summarize_rounds
 
 RUN_PY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "run.py")
 
@@ -31,11 +31,8 @@ def _step_backend(cpu_ratios):
 
 
 def _task_phase(images_per_s, memory_images_per_s):
-    pipeline = summarize_rounds([(32 / images_per_s, 40 / images_per_s)], 1, 32)
-    memory = summarize_rounds([(32 / memory_images_per_s, 40 / memory_images_per_s)], 1, 32)
-    return {"pipeline": pipeline, "memory": memory,
-            "input_wait_fraction": input_wait_fraction(pipeline["step_s"], memory["step_s"]),
-            "input_cpu_share": input_wait_fraction(pipeline["step_cpu_s"], memory["step_cpu_s"])}
+    return phase_figures(summarize_rounds([(32 / images_per_s, 40 / images_per_s)], 1, 32),
+                         summarize_rounds([(32 / memory_images_per_s, 40 / memory_images_per_s)], 1, 32))
 
 
 def _task(phases):

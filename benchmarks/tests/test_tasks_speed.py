@@ -19,6 +19,7 @@ from cmva_benchmark.tasks_speed import (
     in_memory,
     input_wait_fraction,
     markdown_report,
+    phase_figures,
     steps_for_round,
     summarize_rounds,
     training_table,
@@ -120,11 +121,8 @@ def test_signature_inputs_fill_extra_inputs_with_zeros_of_the_batch():
 
 
 def _phase(images_per_s, memory_images_per_s):
-    pipeline = summarize_rounds([(32 / images_per_s, 64 / images_per_s)], 1, 32)
-    memory = summarize_rounds([(32 / memory_images_per_s, 64 / memory_images_per_s)], 1, 32)
-    return {"pipeline": pipeline, "memory": memory,
-            "input_wait_fraction": input_wait_fraction(pipeline["step_s"], memory["step_s"]),
-            "input_cpu_share": input_wait_fraction(pipeline["step_cpu_s"], memory["step_cpu_s"])}
+    return phase_figures(summarize_rounds([(32 / images_per_s, 64 / images_per_s)], 1, 32),
+                         summarize_rounds([(32 / memory_images_per_s, 64 / memory_images_per_s)], 1, 32))
 
 
 def _results():
