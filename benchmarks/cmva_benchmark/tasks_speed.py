@@ -16,6 +16,11 @@ twice on the same compiled step:
   of the stacked batches, repeated, prefetched): the same shapes, dtypes and
   Keras data adapter, but no decoding or augmentation while training.
 
+Both get the callbacks training adds for the input: with the configs'
+default `train.input_priority = "low"`, `InputPriority` runs the input's
+threads below the step's (`cmva_keras/callbacks/input_priority.py`);
+`--set train.input_priority=normal` measures without it.
+
 Each round is one `fit` of two epochs of `steps` steps: the first epoch
 (compilation, a new iterator whose shuffle buffer fills) is not timed; the
 second is, from its first batch's start to its end (`timing.EpochTimer`), in
@@ -177,6 +182,7 @@ def measure_task(task_name, phases=DEFAULT_PHASES, steps=10, rounds=3, memory_ba
     """
     import keras
 
+    from cmva_keras.callbacks.input_priority import input_priority_callbacks
     from cmva_keras.training.config import resolve_config
     from cmva_keras.training.loop import make_optimizer
     from cmva_keras.training.setup import build_datasets, build_model
@@ -193,10 +199,12 @@ def measure_task(task_name, phases=DEFAULT_PHASES, steps=10, rounds=3, memory_ba
     model = build_model(config, data)
     model.build((None,) + tuple(data.input_shape))
     model.compile(optimizer=make_optimizer(config.train), jit_compile=config.train.jit_compile)
+    callbacks = input_priority_callbacks(config.train)  # as training runs: the input's threads below the step's
     result = {
         "task": task_name, "backend": keras.backend.backend(), "batch_size": batch_size,
         "input_shape": list(data.input_shape), "parameters": int(model.count_params()),
-        "cache": str(config.data.get("cache", "")), "datasets_build_s": build_s,
+        "cache": str(config.data.get("cache", "")), "input_priority": str(config.train.input_priority),
+        "datasets_build_s": build_s,
         "pipeline_alone": dict(alone, images_per_s=batch_size / alone["batch_s"]),
         "steps": steps, "rounds": rounds, "round_seconds": round_seconds, "memory_batches": memory_batches,
         "phases": {},
@@ -205,9 +213,10 @@ def measure_task(task_name, phases=DEFAULT_PHASES, steps=10, rounds=3, memory_ba
         model.set_phase(phase)
         phase_steps = steps
         if round_seconds:  # the phase's step time, from an epoch after the one that compiles it
-            [(seconds, _)] = round_times(fitter(model, memory, steps), steps, 1)
+            [(seconds, _)] = round_times(fitter(model, memory, steps, callbacks), steps, 1)
             phase_steps = steps_for_round(steps, seconds / steps, round_seconds)
-        timed = compare_input(model, train, memory, steps=phase_steps, rounds=rounds, batch_size=batch_size)
+        timed = compare_input(model, train, memory, steps=phase_steps, rounds=rounds, batch_size=batch_size,
+                              callbacks=callbacks)
         timed["steps"] = phase_steps
         timed["load_after"] = os.getloadavg()[0]
         result["phases"][str(phase)] = timed

@@ -39,6 +39,9 @@ def train_block(**overrides):
     train.validation_fraction = 0.0
     train.keep_best = False  # end each phase on its best validation epoch (needs validation data)
     train.tensorboard = True  # TensorBoard logs in WORKDIR/tensorboard
+    # "low": while training, the input pipeline's threads run at the lowest priority, below the training
+    # step's (Linux; cmva_keras/callbacks/input_priority.py); "normal": at the same priority.
+    train.input_priority = "low"
     # "none": one device; "data_parallel": every local device (JAX: keras.distribution.DataParallel, also
     # over several processes; TensorFlow: MirroredStrategy; not PyTorch). batch_size is then the global
     # batch, split evenly between the devices; the learning rate is not rescaled (cmva_keras/training/distribute.py).

@@ -138,5 +138,7 @@ def default_run_name(config):
 def check_config(config):
     """Asks the config's task whether the config can run (dataset, manual_dir, method); raises ValueError."""
     from cmva_keras import tasks
+    from cmva_keras.callbacks.input_priority import priority_setting
 
+    priority_setting(config.train)
     tasks.get(config.task).check_config(config)

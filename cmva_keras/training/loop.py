@@ -26,6 +26,7 @@ from absl import logging
 
 from cmva_keras import precision
 from cmva_keras.callbacks import NonFiniteLossGuard, PhaseCheckpoint, PhaseSchedule, ValidationMetrics
+from cmva_keras.callbacks.input_priority import input_priority_callbacks
 from cmva_keras.training import distribute, run_files
 from cmva_keras.training.config import to_json
 from cmva_keras.training.history import HistoryWriter
@@ -195,6 +196,7 @@ def _fit(model, config, data, workdir, distribution):
         history,
         *([tensorboard_callback(workdir)] if config.train.get("tensorboard", True) else []),
         keras.callbacks.BackupAndRestore(backup_dir),
+        *input_priority_callbacks(config.train),
     ]
     model.fit(
         data.train,

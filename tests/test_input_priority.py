@@ -1,0 +1,130 @@
+"""The input pipeline's threads below the training step's while training (`cmva_keras.callbacks.InputPriority`).
+
+A thread's lowered priority cannot be raised again by an unprivileged
+process, so the fits that lower threads run in a fresh process.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import pytest
+from absl import logging
+
+from cmva_keras.callbacks import input_priority
+from cmva_keras.callbacks.input_priority import InputPriority, input_priority_callbacks, threads_to_lower
+from cmva_keras.training.config import resolve_config
+
+FIT_ON_A_PIPELINE = """
+import json, os, threading
+import keras, numpy as np, tensorflow as tf
+from cmva_keras.callbacks import InputPriority
+from cmva_keras.callbacks.input_priority import thread_names
+
+def table():
+    rows = {}
+    for tid, name in thread_names().items():
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        rows[tid] = {"name": name, "nice": int(fields[16]), "cpu": int(fields[11]) + int(fields[12])}
+    return rows
+
+class Probe(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.begin = table()
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == STEPS - 2:
+            self.during = table()
+
+def heavy(x):  # work the tf.data threads must do for every example
+    m = tf.reshape(tf.tile(x, [200 * 50]), (200, 200))
+    for _ in range(4):
+        m = tf.tanh(tf.matmul(m, m) / 200.0)
+    return m[0, :8], m[1, :1]
+
+STEPS = 24
+options = tf.data.Options()
+options.threading.max_intra_op_parallelism = 1
+data = (tf.data.Dataset.from_tensor_slices(np.random.default_rng(0).normal(size=(64, 4)).astype("float32"))
+        .repeat().map(heavy, num_parallel_calls=2).batch(4).with_options(options))
+model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1)])
+model.compile(optimizer="sgd", loss="mse")
+runs = {}
+for name, extra in (("normal", []), ("low", [InputPriority(interval=0.01)])):  # "low" last: it cannot be undone
+    probe = Probe()
+    model.fit(data, epochs=1, steps_per_epoch=STEPS, verbose=0, callbacks=[probe] + extra)
+    runs[name] = {"begin": probe.begin, "during": probe.during,
+                  "lowered": extra[0].lowered if extra else [],
+                  "watchers": [t.name for t in threading.enumerate() if t.name == "cmva-input-priority"],
+                  "main_nice": os.getpriority(os.PRIO_PROCESS, threading.main_thread().native_id)}
+print(json.dumps(runs))
+"""
+
+
+def _fit_in_a_fresh_process():
+    env = {**os.environ, "KERAS_BACKEND": keras.backend.backend(), "CUDA_VISIBLE_DEVICES": ""}
+    done = subprocess.run([sys.executable, "-c", FIT_ON_A_PIPELINE], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(not input_priority.supported(), reason="per-thread priorities are Linux's (the CI's); "
+                    "elsewhere the callback does nothing, tested below")
+def test_the_threads_training_starts_run_at_the_lowest_priority_and_the_others_keep_theirs():
+    runs = _fit_in_a_fresh_process()
+    normal, low = runs["normal"], runs["low"]
+    # Without the callback nothing is lowered: the probe below could tell.
+    assert all(row["nice"] < input_priority.LOWEST for row in normal["during"].values())
+
+    begin, during = low["begin"], low["during"]
+    lowered = {str(tid) for tid in low["lowered"]}
+    assert lowered, "no thread was lowered"
+    assert not lowered & set(begin), "a thread that existed before training was lowered"
+    for tid, row in begin.items():  # the model's threads, the main thread: as they were
+        if tid in during:
+            assert during[tid]["nice"] == row["nice"], (tid, row["name"])
+    alive = lowered & set(during)
+    assert alive and all(during[tid]["nice"] == input_priority.LOWEST for tid in alive)
+    # The pipeline's map ran on the lowered threads: they did most of the new threads' work.
+    new = [row for tid, row in during.items() if tid not in begin]
+    new_cpu = sum(row["cpu"] for row in new)
+    assert new_cpu > 0
+    assert sum(during[tid]["cpu"] for tid in alive) >= 0.8 * new_cpu
+    # After training: the watcher has stopped, the main thread's priority is untouched.
+    assert low["watchers"] == []
+    assert low["main_nice"] == normal["main_nice"]
+
+
+def test_which_threads_are_lowered_new_and_unnamed_only():
+    names = {1: "python", 2: "tf_Compute", 3: "python", 4: "python", 5: "tf_XLAEigen", 6: "llvm-worker-0"}
+    assert threads_to_lower(names, known={1, 2}, unnamed="python") == [3, 4]
+    assert threads_to_lower(names, known={1, 2, 3, 4}, unnamed="python") == []
+    assert threads_to_lower(names, known=set(), unnamed="python3") == []
+
+
+def test_where_threads_have_no_priority_of_their_own_it_does_nothing_and_says_so(monkeypatch):
+    monkeypatch.setattr(input_priority, "supported", lambda: False)
+    monkeypatch.setattr(input_priority, "_warned", False)
+    messages = []
+    monkeypatch.setattr(logging, "info", lambda message, *args: messages.append(message % args))
+    callback = InputPriority()
+    callback.on_train_begin()
+    assert callback._watcher is None
+    callback.on_train_end()
+    assert any("keep the training step's priority" in m for m in messages)
+
+
+def test_the_setting_is_checked_when_the_config_is_resolved():
+    assert [type(c) for c in input_priority_callbacks(resolve_config("food", "default").train)] == [InputPriority]
+    normal = resolve_config("food", "default", overrides=["train.input_priority=normal"])
+    assert input_priority_callbacks(normal.train) == []
+    with pytest.raises(ValueError, match="train.input_priority must be one of"):
+        resolve_config("hand", "default", overrides=["train.input_priority=high"])
+    with pytest.raises(ValueError, match="niceness must be 1"):
+        InputPriority(niceness=0)
