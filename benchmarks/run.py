@@ -82,6 +82,9 @@ def parse_args(argv):
                         help="--tasks_speed: timed calls per signature and batch size (0: no serving).")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="--tasks_speed, --speed: config override of both tasks, e.g. data.cache=none.")
+    parser.add_argument("--priority_ab", action="store_true",
+                        help="--tasks_speed: also time the pipeline with the other train.input_priority, in the "
+                             "same rounds (a third arm beside the pipeline and the in-memory batches).")
     parser.add_argument("--speed", action="store_true",
                         help="Step benchmark, task models and serving in one run: writes speed.{md,json}.")
     parser.add_argument("--task_steps", type=int, default=10, help="--speed: the task models' steps per round.")
@@ -107,7 +110,8 @@ def tasks_speed(args):
     machine = dict(machine_info(), load_before=round(os.getloadavg()[0], 2), threads=args.threads or "default")
     results = run_tasks_speed(backends, task_names, phases=phases, steps=args.steps or 10, rounds=args.rounds or 3,
                               memory_batches=args.memory_batches, overrides=args.set, threads=args.threads,
-                              timeout=args.timeout, round_seconds=args.task_round_seconds or None)
+                              timeout=args.timeout, round_seconds=args.task_round_seconds or None,
+                              priority_ab=args.priority_ab)
     serving = (run_serving(task_names, calls=args.serving_calls, threads=args.threads, timeout=args.timeout)
                if args.serving_calls else [])
     machine["load_after"] = round(os.getloadavg()[0], 2)

@@ -120,23 +120,55 @@ def in_memory(dataset, num_batches):
     return tf.data.Dataset.from_tensor_slices(stacked).repeat().prefetch(tf.data.AUTOTUNE)
 
 
-def compare_input(model, pipeline, memory, *, steps, rounds, batch_size, callbacks=()):
-    """`fit` of the compiled `model` on `pipeline` and on `memory`, in alternating rounds; figures and fractions.
+def compare_arms(model, arms, *, steps, rounds, batch_size):
+    """`fit` of the compiled `model` on each arm in turn, `rounds` times; `{name: summarize_rounds(...)}`.
 
-    Each round is one `fit` of two epochs of `steps` steps per dataset, the
-    first untimed (a new iterator: the pipeline's shuffle buffer fills); the
-    two datasets alternate, ABBA, so that a change in the machine's load
-    over the run weighs on both alike. Returns `{"pipeline": summary,
-    "memory": summary, "input_wait_fraction", "input_cpu_share"}`
-    (summaries of `summarize_rounds`).
+    `arms`: `{name: (dataset, callbacks)}`. Each round is one `fit` of two
+    epochs of `steps` steps per arm, the first untimed (a new iterator: a
+    pipeline's shuffle buffer fills). Round r takes the arms in their order
+    rotated by r (two arms: AB, BA, AB, ...; three: ABC, BCA, CAB, ...), so
+    that every arm runs as often in every position and a change in the
+    machine's load over the run weighs on all alike.
     """
-    datasets = {"pipeline": pipeline, "memory": memory}
-    timed_rounds = {"pipeline": [], "memory": []}
+    names = list(arms)
+    timed_rounds = {name: [] for name in names}
     for round_index in range(rounds):
-        order = ("pipeline", "memory") if round_index % 2 == 0 else ("memory", "pipeline")
-        for name in order:
-            timed_rounds[name] += round_times(fitter(model, datasets[name], steps, callbacks), steps, 1)
-    return phase_figures(*(summarize_rounds(timed_rounds[name], steps, batch_size) for name in datasets))
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            dataset, callbacks = arms[name]
+            timed_rounds[name] += round_times(fitter(model, dataset, steps, callbacks), steps, 1)
+    return {name: summarize_rounds(timed_rounds[name], steps, batch_size) for name in names}
+
+
+def compare_input(model, pipeline, memory, *, steps, rounds, batch_size, callbacks=()):
+    """`fit` of the compiled `model` on `pipeline` and on `memory` in alternating rounds (`compare_arms`, ABBA);
+    returns `phase_figures`: `{"pipeline": summary, "memory": summary, "input_wait_fraction", "input_cpu_share"}`.
+    """
+    timed = compare_arms(model, {"pipeline": (pipeline, callbacks), "memory": (memory, callbacks)}, steps=steps,
+                         rounds=rounds, batch_size=batch_size)
+    return phase_figures(timed["pipeline"], timed["memory"])
+
+
+def compare_priorities(model, pipeline, memory, *, steps, rounds, batch_size, priority):
+    """`compare_input` with a third arm, the pipeline with the other `train.input_priority`, in the same rounds.
+
+    `priority`: the run's setting ("low" or "normal"); the main figures are
+    its, and `"other_priority"` holds the other setting's `phase_figures`
+    against the same in-memory rounds. Lowering a thread cannot be undone:
+    the few threads that outlive a "low" round's iterators stay lowered in
+    the "normal" rounds after it, which, if anything, flatters "normal".
+    """
+    from cmva_keras.callbacks import InputPriority
+
+    low, normal = [InputPriority()], []
+    same, other = (low, normal) if priority == "low" else (normal, low)
+    timed = compare_arms(model, {"pipeline": (pipeline, same), "memory": (memory, same),
+                                 "other_priority": (pipeline, other)},
+                         steps=steps, rounds=rounds, batch_size=batch_size)
+    figures = phase_figures(timed["pipeline"], timed["memory"])
+    figures["other_priority"] = dict(phase_figures(timed["other_priority"], timed["memory"]),
+                                     input_priority="normal" if priority == "low" else "low")
+    return figures
 
 
 def fitter(model, dataset, steps, callbacks=()):
@@ -172,17 +204,19 @@ def pipeline_alone(dataset, steps):
 
 
 def measure_task(task_name, phases=DEFAULT_PHASES, steps=10, rounds=3, memory_batches=8, overrides=(), log=print,
-                 round_seconds=None):
+                 round_seconds=None, priority_ab=False):
     """One task's figures on this process's backend (see the module docstring); returns a JSON-able dict.
 
     `round_seconds`: per phase, first time an epoch of `steps` steps on the
     in-memory batches (after one that compiles the phase's step), and
     lengthen that phase's rounds to at least this many seconds
-    (`steps_for_round`); None: `steps` in every phase.
+    (`steps_for_round`); None: `steps` in every phase. `priority_ab`: also
+    time the pipeline with the other `train.input_priority`, in the same
+    rounds (`compare_priorities`).
     """
     import keras
 
-    from cmva_keras.callbacks.input_priority import input_priority_callbacks
+    from cmva_keras.callbacks.input_priority import input_priority_callbacks, priority_setting
     from cmva_keras.training.config import resolve_config
     from cmva_keras.training.loop import make_optimizer
     from cmva_keras.training.setup import build_datasets, build_model
@@ -203,7 +237,7 @@ def measure_task(task_name, phases=DEFAULT_PHASES, steps=10, rounds=3, memory_ba
     result = {
         "task": task_name, "backend": keras.backend.backend(), "batch_size": batch_size,
         "input_shape": list(data.input_shape), "parameters": int(model.count_params()),
-        "cache": str(config.data.get("cache", "")), "input_priority": str(config.train.input_priority),
+        "cache": str(config.data.get("cache", "")), "input_priority": priority_setting(config.train),
         "datasets_build_s": build_s,
         "pipeline_alone": dict(alone, images_per_s=batch_size / alone["batch_s"]),
         "steps": steps, "rounds": rounds, "round_seconds": round_seconds, "memory_batches": memory_batches,
@@ -215,8 +249,12 @@ def measure_task(task_name, phases=DEFAULT_PHASES, steps=10, rounds=3, memory_ba
         if round_seconds:  # the phase's step time, from an epoch after the one that compiles it
             [(seconds, _)] = round_times(fitter(model, memory, steps, callbacks), steps, 1)
             phase_steps = steps_for_round(steps, seconds / steps, round_seconds)
-        timed = compare_input(model, train, memory, steps=phase_steps, rounds=rounds, batch_size=batch_size,
-                              callbacks=callbacks)
+        if priority_ab:
+            timed = compare_priorities(model, train, memory, steps=phase_steps, rounds=rounds, batch_size=batch_size,
+                                       priority=result["input_priority"])
+        else:
+            timed = compare_input(model, train, memory, steps=phase_steps, rounds=rounds, batch_size=batch_size,
+                                  callbacks=callbacks)
         timed["steps"] = phase_steps
         timed["load_after"] = os.getloadavg()[0]
         result["phases"][str(phase)] = timed
@@ -226,7 +264,7 @@ def measure_task(task_name, phases=DEFAULT_PHASES, steps=10, rounds=3, memory_ba
 
 
 def run_tasks_speed(backends, task_names, phases=DEFAULT_PHASES, steps=10, rounds=3, memory_batches=8,
-                    overrides=(), threads=None, timeout=None, round_seconds=None):
+                    overrides=(), threads=None, timeout=None, round_seconds=None, priority_ab=False):
     """One process per backend, each measuring every task; returns `{backend: {task: result}}`."""
     from cmva_benchmark.launcher import worker_environment
 
@@ -236,7 +274,8 @@ def run_tasks_speed(backends, task_names, phases=DEFAULT_PHASES, steps=10, round
             out = os.path.join(tmp, f"{backend}.json")
             arguments = json.dumps({"tasks": list(task_names), "phases": list(phases), "steps": steps,
                                     "rounds": rounds, "memory_batches": memory_batches,
-                                    "overrides": list(overrides), "round_seconds": round_seconds})
+                                    "overrides": list(overrides), "round_seconds": round_seconds,
+                                    "priority_ab": bool(priority_ab)})
             command = [sys.executable, "-m", "cmva_benchmark.tasks_speed", arguments, out]
             completed = subprocess.run(command, env=worker_environment(backend, threads), timeout=timeout)
             if completed.returncode != 0:
@@ -268,6 +307,27 @@ def training_table(results):
     return "\n".join(lines)
 
 
+def priority_table(results):
+    """Markdown table of the `priority_ab` phases: the input wait with each `train.input_priority`; "" if none."""
+    lines = []
+    for backend, tasks in results.items():
+        for task_name, r in tasks.items():
+            for phase, p in r["phases"].items():
+                other = p.get("other_priority")
+                if other is None:
+                    continue
+                waits = {r["input_priority"]: p, other["input_priority"]: other}
+                lines.append(f"| {task_name} | {backend} | {phase} | {_pct(waits['normal']['input_wait_fraction'])} | "
+                             f"{_pct(waits['low']['input_wait_fraction'])} | "
+                             f"{waits['normal']['pipeline']['images_per_s']:.1f} | "
+                             f"{waits['low']['pipeline']['images_per_s']:.1f} | {p.get('steps', r['steps'])} |")
+    if not lines:
+        return ""
+    return "\n".join(["| task | backend | phase | input wait, priority normal | input wait, priority low | "
+                      "images/s, normal | images/s, low | steps per round |",
+                      "| --- | --- | --- | --- | --- | --- | --- | --- |"] + lines)
+
+
 def _round_length(result):
     """How long the rounds were: a step count, or the shortest one and the seconds that set the rest."""
     if not result.get("round_seconds"):
@@ -290,6 +350,10 @@ def markdown_report(results, serving, command, machine):
                 f"alternating, each after an untimed epoch; medians; in memory: {first['memory_batches']} batches "
                 "of the same pipeline.", "",
                 training_table(results), ""]
+        priorities = priority_table(results)
+        if priorities:
+            out += ["The pipeline with each `train.input_priority` (`--priority_ab`), in the same rounds, against the "
+                    "same in-memory rounds:", "", priorities, ""]
     if serving:
         out += ["Serving: the exported SavedModel (TensorFlow backend, untrained weights of the default "
                 "model), `tf.saved_model.load`, called through its signatures.", "", serving_table(serving), ""]
@@ -303,7 +367,8 @@ def main(argv):
         results[task_name] = measure_task(
             task_name, phases=tuple(arguments["phases"]), steps=arguments["steps"], rounds=arguments["rounds"],
             memory_batches=arguments["memory_batches"], overrides=arguments.get("overrides", ()),
-            log=lambda message: print(message, flush=True), round_seconds=arguments.get("round_seconds"))
+            log=lambda message: print(message, flush=True), round_seconds=arguments.get("round_seconds"),
+            priority_ab=arguments.get("priority_ab", False))
     with open(argv[2], "w") as f:
         json.dump(results, f, indent=1)
 

@@ -15,11 +15,14 @@ import tensorflow as tf
 
 from cmva_benchmark.serving import percentiles, serving_table, signature_inputs
 from cmva_benchmark.tasks_speed import (
+    compare_arms,
     compare_input,
+    compare_priorities,
     in_memory,
     input_wait_fraction,
     markdown_report,
     phase_figures,
+    priority_table,
     steps_for_round,
     summarize_rounds,
     training_table,
@@ -149,3 +152,54 @@ def test_report_holds_the_command_machine_training_and_serving_tables():
     assert "| jax | 2 |" in text.replace("| food | jax | 2 |", "| jax | 2 |")
     assert "| food | `serving_bytes` | encoded bytes | 64 | 640.0 | 768.0 | 100 |" in text
     assert serving_table(serving).count("\n") == 3
+
+
+class _Named(keras.callbacks.Callback):
+    """Records, in `log`, its name each time a `fit` it is given begins."""
+
+    def __init__(self, name, log):
+        super().__init__()
+        self.name, self.log = name, log
+
+    def on_train_begin(self, logs=None):
+        self.log.append(self.name)
+
+
+def test_arms_take_turns_in_rotated_order_and_each_gets_its_own_callbacks():
+    data = tf.data.Dataset.from_tensors((np.ones((BATCH, 4), "float32"), np.zeros((BATCH, 1), "float32"))).repeat()
+    log = []
+    arms = {name: (data, [_Named(name, log)]) for name in "ABC"}
+    timed = compare_arms(_model(), arms, steps=2, rounds=3, batch_size=BATCH)
+    assert "".join(log) == "ABCBCACAB"
+    assert sorted(timed) == ["A", "B", "C"] and all(len(t["rounds_s"]) == 3 for t in timed.values())
+    log.clear()
+    compare_arms(_model(), {k: arms[k] for k in "AB"}, steps=2, rounds=4, batch_size=BATCH)
+    assert "".join(log) == "ABBAABBA"
+
+
+@pytest.mark.parametrize("priority, other", [("low", "normal"), ("normal", "low")])
+def test_the_priority_comparison_runs_the_pipeline_with_the_other_setting_too(monkeypatch, priority, other):
+    import cmva_keras.callbacks
+
+    log = []
+    monkeypatch.setattr(cmva_keras.callbacks, "InputPriority", lambda: _Named("low", log))
+    pipeline = _sleepy_pipeline(0.0, prefetch=True)
+    figures = compare_priorities(_model(), pipeline, in_memory(pipeline, 2), steps=2, rounds=3, batch_size=BATCH,
+                                 priority=priority)
+    assert figures["other_priority"]["input_priority"] == other
+    assert {"pipeline", "memory", "input_wait_fraction"} <= set(figures["other_priority"])
+    # The run's setting applies to the pipeline and the in-memory arms, the other one to the third arm only.
+    assert log.count("low") == (6 if priority == "low" else 3)
+
+
+def test_the_priority_table_shows_both_settings_side_by_side():
+    results = _results()
+    phase = results["tensorflow"]["food"]["phases"]["2"]
+    results["tensorflow"]["food"] = dict(results["tensorflow"]["food"], input_priority="low",
+                                         phases={"2": dict(phase, other_priority=dict(_phase(80.0, 100.0),
+                                                                                      input_priority="normal"))})
+    lines = priority_table(results).splitlines()
+    assert len(lines) == 3
+    assert [c.strip() for c in lines[2].split("|")[1:-1]][:7] == ["food", "tensorflow", "2", "20.0%", "10.0%",
+                                                                 "80.0", "90.0"]
+    assert priority_table(_results()) == ""
