@@ -62,6 +62,20 @@ for name, extra in (("normal", []), ("low", [InputPriority(interval=0.01)])):  #
                   "lowered": extra[0].lowered if extra else [],
                   "watchers": [t.name for t in threading.enumerate() if t.name == "cmva-input-priority"],
                   "main_nice": os.getpriority(os.PRIO_PROCESS, threading.main_thread().native_id)}
+
+class Fail(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        raise RuntimeError("stop")
+
+watching = lambda: sum(t.name == "cmva-input-priority" for t in threading.enumerate())
+priority = InputPriority(interval=0.01)
+try:
+    model.fit(data, epochs=1, steps_per_epoch=4, verbose=0, callbacks=[priority, Fail()])
+except RuntimeError:
+    pass
+runs["after_a_failed_fit"] = watching()
+model.fit(data, epochs=1, steps_per_epoch=4, verbose=0, callbacks=[priority])
+runs["after_the_next_fit"] = watching()
 print(json.dumps(runs))
 """
 
@@ -99,6 +113,9 @@ def test_the_threads_training_starts_run_at_the_lowest_priority_and_the_others_k
     # After training: the watcher has stopped, the main thread's priority is untouched.
     assert low["watchers"] == []
     assert low["main_nice"] == normal["main_nice"]
+    # A fit that raises skips on_train_end; the callback's next fit stops that watcher before starting its own.
+    assert runs["after_a_failed_fit"] == 1
+    assert runs["after_the_next_fit"] == 0
 
 
 def test_which_threads_are_lowered_new_and_unnamed_only():
@@ -128,3 +145,30 @@ def test_the_setting_is_checked_when_the_config_is_resolved():
         resolve_config("hand", "default", overrides=["train.input_priority=high"])
     with pytest.raises(ValueError, match="niceness must be 1"):
         InputPriority(niceness=0)
+
+
+def test_the_training_loop_stops_the_watcher_when_fit_raises(tmp_path, monkeypatch):
+    import threading
+    from types import SimpleNamespace
+
+    from cmva_keras.training import loop
+
+    class Interrupted(RuntimeError):
+        pass
+
+    started = []
+
+    def fit_that_raises(model, *args, callbacks=(), **kwargs):  # as Keras does: on_train_begin, then an exception
+        for callback in callbacks:
+            if isinstance(callback, InputPriority):
+                callback.on_train_begin()
+                started.append(callback)
+        raise Interrupted()
+
+    monkeypatch.setattr(keras.Model, "fit", fit_that_raises)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    data = SimpleNamespace(input_shape=(4,), train=None, train_steps=1, validation=None, validation_eval=None)
+    with pytest.raises(Interrupted):
+        loop._fit(model, resolve_config("food", "smoke"), data, str(tmp_path), SimpleNamespace(num_processes=1))
+    assert len(started) == 1 and started[0]._watcher is None
+    assert not any(t.name == "cmva-input-priority" for t in threading.enumerate())

@@ -8,10 +8,12 @@ op then waits for its slowest part. The step's threads are not busy all the
 time (they wait for each other and for Python between ops); an input thread
 at the lowest priority runs in those gaps instead, and is preempted as soon
 as a step thread wakes. Measured on the offline default's phase 2 (a 12-16
-ms step that keeps both cores of a 2-CPU machine busy), in-process A/B
-rounds, 16 each: the input's share of the step time fell from 6.9% to 3.7%
-(TensorFlow, hand), 5.2% to 0.1% (JAX, hand) and 7.5% to 3.2% (TensorFlow,
-food) (docs/benchmarks.md).
+ms step that keeps both cores of a 2-CPU machine busy), the pipeline at
+each priority in the same 9 rounds (`benchmarks/run.py --tasks_speed
+--priority_ab`): the input's share of the step time fell from 13.5% to 5.7%
+(TensorFlow, food), 7.0% to 4.4% (TensorFlow, hand), 9.5% to 2.1% (JAX,
+food) and 5.6% to 3.4% (JAX, hand) (docs/benchmarks.md, "The input's
+threads below the step's").
 
 How. Linux gives each thread its own nice value, and a new thread starts
 with its creator's. tf.data starts its worker threads when an iterator first
@@ -29,9 +31,17 @@ unprivileged process cannot raise a priority it has lowered. So, from
 
 Measured on the three backends: the threads a `fit` on in-memory arrays
 creates used no CPU, and the threads a `fit` on the pipelines creates carry
-all of the pipeline's CPU. tf.data's threads end with their iterator, so
-nothing stays lowered beyond the iterators of the training run (its
-validation iterators included: they are input too).
+the pipeline's CPU, but for one part: on the TensorFlow backend the
+pipelines' XLA-compiled warps split their loops over TensorFlow's intra-op
+pool, which the step shares and which therefore stays as it is. tf.data's
+threads end with their iterator, so nothing stays lowered beyond the
+iterators of the training run (its validation iterators included: they are
+input too). The watcher lowers itself as well.
+
+A `fit` that ends in an exception does not call `on_train_end`: its watcher
+keeps lowering new threads until the callback's next `fit` begins (which
+stops it first) or the process ends; the training loop
+(`cmva_keras.training.loop`) stops it in a `finally`.
 
 Trade-off: where other processes keep every core busy, a lowest-priority
 input gets little CPU and becomes what the step waits for; the training
@@ -108,6 +118,7 @@ class InputPriority(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         global _warned
+        self.on_train_end()  # a watcher a failed fit left running
         self.lowered = []
         if not supported():
             if not _warned:

@@ -183,6 +183,7 @@ def _fit(model, config, data, workdir, distribution):
         higher_is_better=task.higher_is_better,
     )
     backup_dir = os.path.join(workdir, "backup")
+    priority = input_priority_callbacks(config.train)
     history = HistoryWriter(os.path.join(workdir, "history.json"))
     callbacks = [
         schedule,  # first: sets the phase before the others see the epoch
@@ -196,18 +197,22 @@ def _fit(model, config, data, workdir, distribution):
         history,
         *([tensorboard_callback(workdir)] if config.train.get("tensorboard", True) else []),
         keras.callbacks.BackupAndRestore(backup_dir),
-        *input_priority_callbacks(config.train),
+        *priority,
     ]
-    model.fit(
-        data.train,
-        epochs=schedule.total_epochs,
-        steps_per_epoch=data.train_steps,
-        # Several processes validate in distribute.LocalValidation instead.
-        validation_data=data.validation if distribution.num_processes == 1 else None,
-        shuffle=False,  # the pipeline shuffles; Keras ignores (and warns about) shuffle=True for tf.data
-        callbacks=callbacks,
-        verbose=config.train.verbose,
-    )
+    try:
+        model.fit(
+            data.train,
+            epochs=schedule.total_epochs,
+            steps_per_epoch=data.train_steps,
+            # Several processes validate in distribute.LocalValidation instead.
+            validation_data=data.validation if distribution.num_processes == 1 else None,
+            shuffle=False,  # the pipeline shuffles; Keras ignores (and warns about) shuffle=True for tf.data
+            callbacks=callbacks,
+            verbose=config.train.verbose,
+        )
+    finally:
+        for callback in priority:  # a fit that raises skips on_train_end: stop the watcher here
+            callback.on_train_end()
     model.save(os.path.join(workdir, run_files.MODEL))
     # Every process waits for process 0's model.keras (a "+ Mapper" run reads its baseline's next).
     distribution.barrier("cmva-model-saved")
