@@ -8,15 +8,18 @@ import platform
 LABELS = {
     ("tensorflow", "keras"): "Keras TF, jit_compile=False",
     ("tensorflow", "keras_all_terms"): "Keras TF, every term every step",
+    ("tensorflow", "keras_batch_logs"): "Keras TF, Keras' CallbackList (every step's logs to Python)",
     ("tensorflow", "keras_xla"): "Keras TF, jit_compile=True (XLA)",
     ("tensorflow", "hand"): "hand-written TF: tf.function + GradientTape + hand Adam",
     ("tensorflow", "hand_xla"): "hand-written TF, tf.function(jit_compile=True)",
     ("jax", "keras"): "Keras JAX (jit)",
     ("jax", "keras_all_terms"): "Keras JAX, every term every step",
+    ("jax", "keras_batch_logs"): "Keras JAX, Keras' CallbackList (every step's logs to Python)",
     ("jax", "keras_spe10"): "Keras JAX, steps_per_execution=10",
     ("jax", "hand"): "hand-written JAX: jax.jit + hand Adam",
     ("torch", "keras"): "Keras torch, default (eager)",
     ("torch", "keras_all_terms"): "Keras torch, every term every step",
+    ("torch", "keras_batch_logs"): "Keras torch, Keras' CallbackList (every step's logs to Python)",
     ("torch", "keras_compile"): "Keras torch, jit_compile=True (torch.compile)",
     ("torch", "hand"): "hand-written PyTorch eager + torch.optim.Adam",
 }

@@ -9,6 +9,7 @@ fixed noise, compared with `CMVA.compute_objective` before timing).
 
 import time
 
+import keras
 import numpy as np
 
 from cmva_benchmark.model import make_adam
@@ -26,13 +27,18 @@ class KerasRow:
         model: a built, uncompiled benchmark CMVA (see `build_benchmark_cmva`).
         batches: list of NumPy `(x, y)` batches, cycled.
         config: the `BenchmarkConfig`.
+        batch_logs: give `fit` Keras' own `keras.callbacks.CallbackList`, as
+            Keras builds it, which hands every step's logs over to be converted
+            to Python numbers; by default `StagedModel.fit` skips that where no
+            callback reads them (`cmva_keras/callbacks/epoch_logs.py`).
         compile_kwargs: passed to `model.compile` (`jit_compile`, `steps_per_execution`).
     """
 
     kind = "keras"
 
-    def __init__(self, name, model, batches, config, **compile_kwargs):
+    def __init__(self, name, model, batches, config, batch_logs=False, **compile_kwargs):
         self.name = name
+        self.batch_logs = bool(batch_logs)
         self.model = model
         self.config = config
         self.batches = batches
@@ -48,8 +54,12 @@ class KerasRow:
 
     def _fit(self, steps, callbacks=()):
         x, y = self._arrays(steps)
+        callbacks = list(callbacks)
+        if self.batch_logs:  # what Keras' fit builds for these arguments
+            callbacks = keras.callbacks.CallbackList(callbacks, add_history=True, add_progbar=False, verbose=0,
+                                                     epochs=1, steps=steps, model=self.model)
         self.model.fit(
-            x, y, batch_size=self.config.batch_size, epochs=1, shuffle=False, verbose=0, callbacks=list(callbacks)
+            x, y, batch_size=self.config.batch_size, epochs=1, shuffle=False, verbose=0, callbacks=callbacks
         )
 
     def first_step(self):

@@ -29,11 +29,14 @@ KERAS_COMPILE = {
     ("tensorflow", "keras"): {"jit_compile": False},
     ("tensorflow", "keras_xla"): {"jit_compile": True},
     ("tensorflow", "keras_all_terms"): {"jit_compile": False},
+    ("tensorflow", "keras_batch_logs"): {"jit_compile": False},
     ("jax", "keras"): {},
     ("jax", "keras_all_terms"): {},
+    ("jax", "keras_batch_logs"): {},
     ("jax", "keras_spe10"): {"steps_per_execution": 10},
     ("torch", "keras"): {},
     ("torch", "keras_all_terms"): {},
+    ("torch", "keras_batch_logs"): {},
     ("torch", "keras_compile"): {"jit_compile": True},
 }
 """`compile()` arguments of each Keras row."""
@@ -112,7 +115,8 @@ def build_rows(backend, config, phase, names, batches, log=print):
             model = reference if name == "keras" else build_benchmark_cmva(config, phase)
             if name == "keras_all_terms":
                 model.inactive_terms_every = 1  # every term on every step, as the hand-written loops
-            row = KerasRow(name, model, batches, config, **KERAS_COMPILE[(backend, name)])
+            row = KerasRow(name, model, batches, config, batch_logs=name == "keras_batch_logs",
+                           **KERAS_COMPILE[(backend, name)])
         rows[name] = row
     for name, errors in checks.items():
         log(f"  {name}: first-step loss matches compute_objective (relative error {errors['loss']:.1e})")

@@ -229,3 +229,22 @@ def test_the_all_terms_row_computes_every_term_and_the_default_row_samples_the_l
     assert rows["keras_all_terms"].model.inactive_terms_every == 1
     assert rows["keras_all_terms"].model.skipped_terms() == ()
     assert checks["hand"]["loss"] <= 1e-5
+
+
+def test_the_batch_logs_row_hands_every_step_s_logs_over_and_the_default_row_none(monkeypatch):
+    from cmva_benchmark.runner import build_rows
+
+    calls = []
+    keras_batch_end = keras.callbacks.CallbackList.on_train_batch_end
+
+    def counting(self, batch, logs=None):
+        calls.append(batch)
+        return keras_batch_end(self, batch, logs)
+
+    monkeypatch.setattr(keras.callbacks.CallbackList, "on_train_batch_end", counting)
+    batches = synthetic_batches(TINY)
+    rows, _ = build_rows(BACKEND, TINY, 3, ["keras", "keras_batch_logs", "hand"], batches, log=lambda *a: None)
+    rows["keras"].run(4)
+    assert calls == []
+    seconds, _ = rows["keras_batch_logs"].run(4)
+    assert calls == [0, 1, 2, 3] and seconds > 0

@@ -38,6 +38,7 @@ The base class owns the guarantees the tests check for every method:
   hand-written loop costs (docs/benchmarks.md).
 """
 
+import inspect
 import math
 
 import keras
@@ -45,11 +46,13 @@ from keras import ops
 
 from cmva_keras import losses
 from cmva_keras.backend import TrainStepMixin, keras_private
+from cmva_keras.callbacks.epoch_logs import epoch_logs_callbacks
 from cmva_keras.layers.sublayer import call_part
 from cmva_keras.phases import Phase  # noqa: F401  (re-exported: subclasses declare PHASES with it)
 from cmva_keras.precision import at_least_float32
 
 TASKS = ("classification", "regression")
+_FIT_SIGNATURE = inspect.signature(keras.Model.fit)
 
 
 def phase_of(model_class, number):
@@ -403,6 +406,27 @@ class StagedModel(TrainStepMixin, keras.Model):
         return (self.predict(x, path=path, **kwargs) > self.threshold).astype("int32")
 
     # ------------------------------------------------------------ fit plumbing
+    def fit(self, *args, **kwargs):
+        """`keras.Model.fit`, without the per-step logs hand-over where nothing reads it.
+
+        With `verbose=0` and no callback overriding a training batch-end hook,
+        the callbacks go to `fit` as an `EpochLogsCallbackList`: the same
+        callbacks, `History` and `params`, minus the per-step conversion of
+        the logs to Python numbers on a thread of Keras' own
+        (`cmva_keras/callbacks/epoch_logs.py`). Any other `fit` is Keras' as is.
+        """
+        arguments = _FIT_SIGNATURE.bind(self, *args, **kwargs)
+        arguments.apply_defaults()
+        given = arguments.arguments
+        lean = epoch_logs_callbacks(
+            self, given["callbacks"], verbose=given["verbose"], epochs=given["epochs"], x=given["x"],
+            batch_size=given["batch_size"], steps_per_epoch=given["steps_per_epoch"],
+            validation_split=given["validation_split"])
+        if lean is not None:
+            given["callbacks"] = lean
+        del given["self"]
+        return super().fit(**given)
+
     def compile(self, optimizer=None, loss=None, **kwargs):
         """Like `keras.Model.compile`; the default optimizer is the paper's Adam(1e-4, 0.9, 0.999).
 
