@@ -105,7 +105,7 @@ def test_only_fits_whose_batch_logs_nobody_reads_get_the_list():
 KERAS_BATCH_END = keras.callbacks.CallbackList.on_train_batch_end
 
 
-def _trained(callbacks, monkeypatch, phase=3):
+def _trained(callbacks, monkeypatch, phase=3, **fit_kwargs):
     """A tiny CMVA trained 2 epochs of 4 batches with `callbacks`, verbose=0; (model, history, batch-end calls)."""
     calls = []
 
@@ -119,7 +119,7 @@ def _trained(callbacks, monkeypatch, phase=3):
     model.set_phase(phase)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     x, y = tiny_data()
-    history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0, callbacks=callbacks)
+    history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0, callbacks=callbacks, **fit_kwargs)
     return model, history, calls
 
 
@@ -146,3 +146,12 @@ def test_fit_still_stops_when_a_callback_asks(monkeypatch):
 
     _, history, calls = _trained([StopAfterFirstEpoch()], monkeypatch)
     assert calls == [] and len(history.history["loss"]) == 1
+
+
+def test_validation_runs_as_in_keras_fit(monkeypatch):
+    x, y = tiny_data(n=16, seed=3)
+    _, lean_history, lean_calls = _trained([], monkeypatch, validation_data=(x, y))
+    _, keras_history, _ = _trained([BatchReader()], monkeypatch, validation_data=(x, y))
+    assert lean_calls == [] and len(lean_history.history["val_loss"]) == 2
+    for name in ("val_loss", "val_rec_1", "val_w2"):
+        np.testing.assert_allclose(lean_history.history[name], keras_history.history[name], rtol=1e-5, err_msg=name)
