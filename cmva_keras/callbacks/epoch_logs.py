@@ -43,6 +43,11 @@ def reads_batch_logs(callback):
                for name in _BATCH_END_HOOKS)
 
 
+def batch_log_readers(callbacks):
+    """The names of the callbacks in `callbacks` (a list, possibly nested, or None) that `reads_batch_logs`."""
+    return [type(c).__name__ for c in keras.tree.flatten(callbacks or []) if reads_batch_logs(c)]
+
+
 class EpochLogsCallbackList(keras.callbacks.CallbackList):
     """A `keras.callbacks.CallbackList` whose training batch-end call does nothing (see the module docstring).
 
@@ -51,7 +56,7 @@ class EpochLogsCallbackList(keras.callbacks.CallbackList):
     """
 
     def __init__(self, callbacks=None, **kwargs):
-        readers = [type(c).__name__ for c in keras.tree.flatten(callbacks or []) if reads_batch_logs(c)]
+        readers = batch_log_readers(callbacks)
         if readers or kwargs.get("add_progbar"):
             raise ValueError(
                 f"EpochLogsCallbackList hands no batch logs to callbacks, and {readers or ['the progress bar']} "
@@ -90,13 +95,10 @@ def epoch_logs_callbacks(model, callbacks, *, verbose, epochs, x=None, batch_siz
     callback reads batch logs, or the epoch's step count needs Keras' data
     adapters.
     """
-    if isinstance(callbacks, keras.callbacks.CallbackList) or verbose != 0:
-        return None
-    callbacks = list(keras.tree.flatten(callbacks or []))
-    if any(reads_batch_logs(c) for c in callbacks):
+    if isinstance(callbacks, keras.callbacks.CallbackList) or verbose != 0 or batch_log_readers(callbacks):
         return None
     steps = steps_per_epoch_of(x, batch_size, steps_per_epoch, validation_split)
     if steps is ...:
         return None
-    return EpochLogsCallbackList(callbacks, add_history=True, add_progbar=False, verbose=verbose, epochs=epochs,
+    return EpochLogsCallbackList(list(keras.tree.flatten(callbacks or [])), add_history=True, add_progbar=False, verbose=verbose, epochs=epochs,
                                  steps=steps, model=model)
