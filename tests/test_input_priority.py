@@ -18,10 +18,19 @@ from cmva_keras.callbacks.input_priority import InputPriority, input_priority_ca
 from cmva_keras.training.config import resolve_config
 
 FIT_ON_A_PIPELINE = """
-import json, os, threading
+import json, os, threading, time
 import keras, numpy as np, tensorflow as tf
 from cmva_keras.callbacks import InputPriority
 from cmva_keras.callbacks.input_priority import thread_names
+
+def cpu_ns(tid, fields):
+    # Nanoseconds on a CPU: schedstat's exact sum where the kernel keeps it, else the stat's sampled clock ticks
+    # (a thread that ran 15 ms may be charged 0 or 2 ticks of 10 ms: too coarse for the shares compared below).
+    try:
+        with open(f"/proc/self/task/{tid}/schedstat") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return (int(fields[11]) + int(fields[12])) * 10**9 // os.sysconf("SC_CLK_TCK")
 
 def table():
     rows = {}
@@ -31,7 +40,7 @@ def table():
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        rows[tid] = {"name": name, "nice": int(fields[16]), "cpu": int(fields[11]) + int(fields[12])}
+        rows[tid] = {"name": name, "nice": int(fields[16]), "cpu": cpu_ns(tid, fields)}
     return rows
 
 class Probe(keras.callbacks.Callback):
@@ -39,12 +48,15 @@ class Probe(keras.callbacks.Callback):
         self.begin = table()
     def on_train_batch_end(self, batch, logs=None):
         if batch == STEPS - 2:
+            # The watcher runs at the lowest priority too: on a busy machine it may not yet have looked since the
+            # map's last threads started. A pause lets it (the pipeline's threads, their buffer full, stay idle).
+            time.sleep(0.5)
             self.during = table()
 
 def heavy(x):  # work the tf.data threads must do for every example
-    m = tf.reshape(tf.tile(x, [200 * 50]), (200, 200))
+    m = tf.reshape(tf.tile(x, [400 * 100]), (400, 400))
     for _ in range(4):
-        m = tf.tanh(tf.matmul(m, m) / 200.0)
+        m = tf.tanh(tf.matmul(m, m) / 400.0)
     return m[0, :8], m[1, :1]
 
 STEPS = 24
