@@ -30,7 +30,7 @@ from cmva_benchmark.launcher import run_backends, write_report
 from cmva_benchmark.report import _fmt, _ratio, machine_info, write_results
 from cmva_benchmark.runner import load_average
 from cmva_benchmark.serving import BATCHES, run_serving
-from cmva_benchmark.tasks_speed import _pct, run_tasks_speed
+from cmva_benchmark.tasks_speed import _pct, run_tasks_speed, wait_range_text
 from cmva_benchmark.tasks_speed import markdown_report as tasks_markdown
 
 SPEED_PHASES = (1, 2, 3)
@@ -99,6 +99,7 @@ def summary_rows(step_results, task_results, phases=SPEED_PHASES, tasks=SUMMARY_
                 figures = _get(task_results, backend, task, "phases", str(phase))
                 row[f"{task}_images_per_s"] = _get(figures, "pipeline", "images_per_s")
                 row[f"{task}_input_wait"] = _get(figures, "input_wait_fraction")
+                row[f"{task}_input_wait_rounds"] = _get(figures, "input_wait_rounds")
             rows.append(row)
     return rows
 
@@ -113,7 +114,11 @@ def summary_table(rows, tasks=SUMMARY_TASKS):
         cells = [row["backend"], str(row["phase"]), _ratio(row["step_cpu_ratio"])]
         for task in tasks:
             rate = row[f"{task}_images_per_s"]
-            cells += ["n/a" if rate is None else f"{rate:.1f}", _pct(row[f"{task}_input_wait"])]
+            wait = _pct(row[f"{task}_input_wait"])
+            rounds = row.get(f"{task}_input_wait_rounds")
+            if row[f"{task}_input_wait"] is not None and rounds:
+                wait += f" ({wait_range_text({'input_wait_rounds': rounds})})"
+            cells += ["n/a" if rate is None else f"{rate:.1f}", wait]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -147,7 +152,9 @@ def markdown_report(document, step_text, tasks_text):
            f"threads: {_threads_text(document['step']['threads'])}. The default mode times phases 3 and 2; "
            "`--speed` adds phase 1, whose hand-written loops pass the same first-step loss check.",
            "[2] Share of the training step's wall time the input pipeline costs: 1 - (s/step, the same batches "
-           "in memory) / (s/step, on the training pipeline); images/s are on the training pipeline, the task's "
+           "in memory) / (s/step, on the training pipeline), from each arm's median round; in brackets, the "
+           "lowest and highest of the rounds' own waits (each pipeline round against the in-memory round next "
+           "to it; negative: that in-memory round was the slower); images/s are on the training pipeline, the task's "
            f"default model; threads: {task_threads}.",
            "n/a: not measured in this run (its phase, task or backend was not asked for).", ""]
     if document["serving"]:

@@ -39,6 +39,10 @@ wait. The difference of two `fit`s on one compiled step measures, through
 the path `fit` takes, both the time the step blocks on the iterator and the
 time the pipeline's threads take the cores from the step (on 2 CPUs these
 are the same cores), which is what training loses to its input.
+The headline figure uses each arm's median round; the report also gives
+the lowest and highest of the rounds' own waits (each pipeline round against
+the in-memory round run next to it, `round_waits`), which shows how far a
+median of a few rounds moves on the machine it ran on.
 **Input CPU share** = 1 - (in-memory CPU-s per step) / (pipeline CPU-s per
 step): the part of the process's CPU time the pipeline takes.
 
@@ -64,6 +68,17 @@ def input_wait_fraction(pipeline_seconds, memory_seconds):
     if not pipeline_seconds or memory_seconds is None:
         return None
     return max(0.0, 1.0 - memory_seconds / pipeline_seconds)
+
+
+def round_waits(pipeline_rounds_s, memory_rounds_s):
+    """The input wait of each round: `1 - memory / pipeline` seconds of the pipeline's and the in-memory arm's
+    round of the same index (`compare_arms` runs them next to each other), not floored: a negative value is a
+    round in which the in-memory arm happened to be the slower. How far these spread is how far one run's
+    median can be trusted on its machine."""
+    if len(pipeline_rounds_s) != len(memory_rounds_s):
+        raise ValueError(f"{len(pipeline_rounds_s)} pipeline rounds against {len(memory_rounds_s)} in memory: "
+                         "the rounds are compared pairwise, so both arms need as many.")
+    return [1.0 - m / p for p, m in zip(pipeline_rounds_s, memory_rounds_s) if p]
 
 
 def round_times(fit, steps, rounds):
@@ -185,6 +200,7 @@ def phase_figures(pipeline, memory):
     fractions the input costs (of the step's wall time, and of the process's CPU time)."""
     return {"pipeline": pipeline, "memory": memory,
             "input_wait_fraction": input_wait_fraction(pipeline["step_s"], memory["step_s"]),
+            "input_wait_rounds": round_waits(pipeline["rounds_s"], memory["rounds_s"]),
             "input_cpu_share": input_wait_fraction(pipeline["step_cpu_s"], memory["step_cpu_s"])}
 
 
@@ -290,11 +306,20 @@ def _pct(value):
     return "n/a" if value is None else f"{value:.1%}"
 
 
+def wait_range_text(figures):
+    """A phase's per-round input waits as "lowest to highest" (percent, signed), or "n/a" (`round_waits`)."""
+    waits = figures.get("input_wait_rounds") if figures else None
+    if not waits:
+        return "n/a"
+    return f"{min(waits):.1%} to {max(waits):.1%}"
+
+
 def training_table(results):
     """Markdown table: one row per (task, backend, phase) of `{backend: {task: measure_task(...)}}`."""
     lines = ["| task | backend | phase | images/s | images/s, input in memory | input wait | "
+             "input wait, rounds (lowest to highest) | "
              "images per CPU-s | input CPU share | pipeline alone, images/s | steps per round |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for backend, tasks in results.items():
         for task_name, r in tasks.items():
             for phase, p in r["phases"].items():
@@ -302,6 +327,7 @@ def training_table(results):
                 lines.append(
                     f"| {task_name} | {backend} | {phase} | {p['pipeline']['images_per_s']:.1f} | "
                     f"{p['memory']['images_per_s']:.1f} | {_pct(p['input_wait_fraction'])} | "
+                    f"{wait_range_text(p)} | "
                     f"{'n/a' if cpu is None else f'{cpu:.1f}'} | {_pct(p['input_cpu_share'])} | "
                     f"{r['pipeline_alone']['images_per_s']:.0f} | {p.get('steps', r['steps'])} |")
     return "\n".join(lines)

@@ -57,8 +57,10 @@ def test_summary_takes_each_figure_from_its_backend_phase_and_task():
     assert jax_2["step_cpu_ratio"] == 1.07 and jax_2["food_images_per_s"] == pytest.approx(1000.0)
     assert jax_2["food_input_wait"] == pytest.approx(0.031) and jax_2["hand_input_wait"] == pytest.approx(0.2)
     table = speed.summary_table(rows)
-    assert _cells(table, "jax", 2) == ["jax", "2", "1.07x", "1000.0", "3.1%", "400.0", "20.0%"]
-    assert _cells(table, "jax", 3)[2:5] == ["0.93x", "300.0", "0.0%"]
+    # One round per arm: the rounds' range is that one round's wait.
+    assert _cells(table, "jax", 2) == ["jax", "2", "1.07x", "1000.0", "3.1% (3.1% to 3.1%)", "400.0",
+                                       "20.0% (20.0% to 20.0%)"]
+    assert _cells(table, "jax", 3)[2:5] == ["0.93x", "300.0", "0.0% (0.0% to 0.0%)"]
     assert _cells(table, "torch", 3)[2] == "0.50x"
 
 
@@ -66,7 +68,7 @@ def test_summary_says_n_a_where_a_figure_was_not_measured():
     step = {"jax": _step_backend({3: 0.9, 2: 1.1})}  # the step benchmark without phase 1
     tasks = {"jax": {"food": _task({1: (200.0, 210.0)})}, "torch": {"food": _task({1: (100.0, 100.0)})}}
     table = speed.summary_table(speed.summary_rows(step, tasks))
-    assert _cells(table, "jax", 1) == ["jax", "1", "n/a", "200.0", "4.8%", "n/a", "n/a"]
+    assert _cells(table, "jax", 1) == ["jax", "1", "n/a", "200.0", "4.8% (4.8% to 4.8%)", "n/a", "n/a"]
     assert _cells(table, "jax", 2)[2:] == ["1.10x", "n/a", "n/a", "n/a", "n/a"]
     assert _cells(table, "torch", 1)[2:4] == ["n/a", "100.0"]  # no step benchmark on torch
     assert len(table.splitlines()) == 2 + 2 * 3

@@ -23,9 +23,11 @@ from cmva_benchmark.tasks_speed import (
     markdown_report,
     phase_figures,
     priority_table,
+    round_waits,
     steps_for_round,
     summarize_rounds,
     training_table,
+    wait_range_text,
 )
 
 BATCH = 8
@@ -134,11 +136,28 @@ def _results():
     return {"tensorflow": {"food": task, "hand": task}, "jax": {"food": task}}
 
 
+def test_each_rounds_wait_pairs_it_with_the_in_memory_round_next_to_it_and_keeps_its_sign():
+    waits = round_waits([1.0, 1.2, 1.1], [0.9, 1.0, 1.15])
+    assert waits == pytest.approx([0.1, 1 / 6, -0.05 / 1.1])
+    with pytest.raises(ValueError, match="3 pipeline rounds against 2 in memory"):
+        round_waits([1.0, 1.2, 1.1], [0.9, 1.0])
+
+
+def test_a_phase_gives_its_median_wait_and_the_range_of_its_rounds_waits():
+    pipeline = summarize_rounds([(1.0, 1.0), (1.2, 1.2), (1.1, 1.1)], 10, 32)
+    memory = summarize_rounds([(0.9, 0.9), (1.0, 1.0), (1.15, 1.15)], 10, 32)
+    figures = phase_figures(pipeline, memory)
+    # The headline: medians 1.1 and 1.0 s; the rounds, paired, spread from -4.5% to 16.7%.
+    assert figures["input_wait_fraction"] == pytest.approx(1 - 1.0 / 1.1)
+    assert wait_range_text(figures) == "-4.5% to 16.7%"
+    assert wait_range_text({"input_wait_rounds": []}) == "n/a" and wait_range_text(None) == "n/a"
+
+
 def test_training_table_has_one_row_per_backend_task_and_phase():
     lines = training_table(_results()).splitlines()
     assert len(lines) == 2 + 3 * 2
     cells = [c.strip() for c in lines[3].split("|")[1:-1]]
-    assert cells[:6] == ["food", "tensorflow", "2", "90.0", "100.0", "10.0%"]
+    assert cells[:7] == ["food", "tensorflow", "2", "90.0", "100.0", "10.0%", "10.0% to 10.0%"]
     assert [c.strip() for c in lines[2].split("|")[1:-1]][5] == "0.0%"
 
 
