@@ -117,7 +117,7 @@ def summary_table(rows, tasks=SUMMARY_TASKS):
             wait = _pct(row[f"{task}_input_wait"])
             rounds = row.get(f"{task}_input_wait_rounds")
             if row[f"{task}_input_wait"] is not None and rounds:
-                wait += f" ({wait_range_text({'input_wait_rounds': rounds})})"
+                wait += f" ({wait_range_text(rounds)})"
             cells += ["n/a" if rate is None else f"{rate:.1f}", wait]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

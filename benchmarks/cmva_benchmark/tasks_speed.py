@@ -306,9 +306,8 @@ def _pct(value):
     return "n/a" if value is None else f"{value:.1%}"
 
 
-def wait_range_text(figures):
-    """A phase's per-round input waits as "lowest to highest" (percent, signed), or "n/a" (`round_waits`)."""
-    waits = figures.get("input_wait_rounds") if figures else None
+def wait_range_text(waits):
+    """A phase's per-round input waits (`round_waits`) as "lowest to highest" (percent, signed); "n/a" if none."""
     if not waits:
         return "n/a"
     return f"{min(waits):.1%} to {max(waits):.1%}"
@@ -327,7 +326,7 @@ def training_table(results):
                 lines.append(
                     f"| {task_name} | {backend} | {phase} | {p['pipeline']['images_per_s']:.1f} | "
                     f"{p['memory']['images_per_s']:.1f} | {_pct(p['input_wait_fraction'])} | "
-                    f"{wait_range_text(p)} | "
+                    f"{wait_range_text(p.get('input_wait_rounds'))} | "
                     f"{'n/a' if cpu is None else f'{cpu:.1f}'} | {_pct(p['input_cpu_share'])} | "
                     f"{r['pipeline_alone']['images_per_s']:.0f} | {p.get('steps', r['steps'])} |")
     return "\n".join(lines)
