@@ -20,7 +20,7 @@ import cmva_keras as cm
 from cmva_keras import evaluation, tasks
 from cmva_keras.export import ExportError, export_workdir
 from cmva_keras.training.config import resolve_config
-from cmva_keras.training.loop import train
+from cmva_keras.training.loop import epoch_length_text, train
 
 pytestmark = pytest.mark.slow
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -195,3 +195,8 @@ def test_export_refuses_a_workdir_without_model_and_an_export_dir_that_is_a_file
     a_file.write_text("x")
     with pytest.raises(ExportError, match="is a file"):
         export_workdir(runs["food"], str(a_file))
+
+
+def test_the_start_of_training_log_says_what_an_epoch_reads():
+    assert epoch_length_text(40) == "40 training batches"
+    assert epoch_length_text(None) == "the whole training split"  # no step count: each epoch reads the split once

@@ -168,14 +168,18 @@ def _validation_callbacks(config, data, task, distribution):
     return [distribute.LocalValidation(data.validation, data.input_shape, metrics, config.train.jit_compile)]
 
 
+def epoch_length_text(train_steps):
+    """What an epoch reads, for the log: `train_steps` batches, or (None) the whole training split once."""
+    return "the whole training split" if train_steps is None else f"{train_steps} training batches"
+
+
 def _fit(model, config, data, workdir, distribution):
     """Compiles and fits `model` through its phases with the run's callbacks; writes the workdir's files."""
     model.build((None,) + tuple(data.input_shape))
     model.compile(optimizer=make_optimizer(config.train), jit_compile=config.train.jit_compile)
-    logging.info(
-        "%s for task %s: %s parameters; %s training batches of %d per epoch.",
-        type(model).__name__, config.task, f"{model.count_params():,}", data.train_steps, config.train.batch_size,
-    )
+    logging.info("%s for task %s: %s parameters; %s per epoch, in batches of %d.", type(model).__name__,
+                 config.task, f"{model.count_params():,}", epoch_length_text(data.train_steps),
+                 config.train.batch_size)
     task = task_of(config)
     schedule = PhaseSchedule(method_phase_epochs(config))
     checkpoints = PhaseCheckpoint(
