@@ -100,5 +100,6 @@ def epoch_logs_callbacks(model, callbacks, *, verbose, epochs, x=None, batch_siz
     steps = steps_per_epoch_of(x, batch_size, steps_per_epoch, validation_split)
     if steps is ...:
         return None
-    return EpochLogsCallbackList(list(keras.tree.flatten(callbacks or [])), add_history=True, add_progbar=False, verbose=verbose, epochs=epochs,
+    # CallbackList flattens `callbacks` itself, as Keras' own fit relies on.
+    return EpochLogsCallbackList(callbacks, add_history=True, add_progbar=False, verbose=verbose, epochs=epochs,
                                  steps=steps, model=model)
