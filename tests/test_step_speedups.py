@@ -179,6 +179,36 @@ def test_a_phase_computes_gradients_for_its_trained_variables_only():
     assert all(v.value.requires_grad and v.value.grad is not None for v in model.trainable_variables)
 
 
+@torch_only
+def test_the_phase_split_is_worked_out_once_per_train_function_and_phase_and_follows_a_recompile(monkeypatch):
+    from tiny import build_tiny_cmva, tiny_data
+
+    from cmva_keras.models.staged_model import StagedModel
+
+    model = build_tiny_cmva()
+    model.set_phase(3)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    x, y = tiny_data()
+    calls = []
+    plain = StagedModel.phase_trainable_variables.fget
+    monkeypatch.setattr(StagedModel, "phase_trainable_variables", property(lambda m: calls.append(1) or plain(m)))
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0)  # 8 steps
+    assert len(calls) == 1
+    model.set_phase(2)  # a new phase: worked out again
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert len(calls) == 2
+    assert all(v.value.grad is None for v in model.source_encoder.trainable_variables)  # phase 3's, cleared
+    # Keras' contract: `trainable` changes take effect at the next compile(), as on the traced backends.
+    model.set_phase(3)
+    model.source_decoder.trainable = False
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    before = values(model.source_decoder.weights)
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    assert len(calls) == 3  # worked out at the first step of the new train function
+    for a, b in zip(before, values(model.source_decoder.weights)):
+        np.testing.assert_array_equal(a, b)
+
+
 # ----------------------------------------------------------------- sublayers
 def _layers():
     return [
@@ -273,3 +303,96 @@ def test_call_part_gives_what_calling_the_part_gives_and_passes_training(trainin
         np.testing.assert_array_equal(a, b)
     moved = not np.allclose(values(direct.non_trainable_variables)[0], 0.0)
     assert moved == training
+
+
+# ------------------------------------------------- PyTorch's running means and branches
+@torch_only
+@pytest.mark.parametrize("weights", [None, 0.0, 1.0, "tensor"])
+def test_accumulate_mean_is_keras_mean_update_state_to_the_bit(weights):
+    import torch
+
+    from cmva_keras.backend.torch_step import accumulate_mean
+
+    rng = np.random.default_rng(5)
+    ours, keras_mean = keras.metrics.Mean(name="ours"), keras.metrics.Mean(name="keras")
+    for step in range(7):
+        value = torch.tensor(rng.normal() * 10.0 ** rng.integers(-3, 4), dtype=torch.float32)
+        weight = weights
+        if weights == "tensor":
+            weight = torch.tensor(float(step % 3 == 0))  # a log_flag cast to float32, as the steps pass it
+        accumulate_mean(ours, value, weight)
+        keras_mean.update_state(value, sample_weight=weight)
+    for a, b in ((ours.total, keras_mean.total), (ours.count, keras_mean.count)):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(ours.result()),
+                                  keras.ops.convert_to_numpy(keras_mean.result()))
+
+
+@torch_only
+def test_torch_cond_takes_the_branch_its_predicate_names_and_the_true_one_symbolically():
+    import torch
+
+    from cmva_keras.backend import cond
+
+    assert cond(torch.tensor(True), lambda: "true", lambda: "false") == "true"
+    assert cond(torch.tensor(False), lambda: "true", lambda: "false") == "false"
+    assert cond(torch.tensor(True, device="meta"), lambda: "true", lambda: "false") == "true"
+    assert cond(False, lambda: "true", lambda: "false") == "false"
+
+
+class _StepLogs(keras.callbacks.Callback):
+    """Records, at each epoch's start, whether the model's steps may skip the running means (no batch-end hook)."""
+
+    def __init__(self):
+        super().__init__()
+        self.unread = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.unread.append(self.model.batch_logs_unread)
+
+
+class _BatchLogs(_StepLogs):
+    def on_train_batch_end(self, batch, logs=None):
+        self.unread.append(self.model.batch_logs_unread)
+
+
+def test_only_a_fit_whose_batch_logs_nobody_reads_is_marked_so_and_the_mark_goes_with_it():
+    from tiny import build_tiny_cmva, tiny_data
+
+    model = build_tiny_cmva()
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    x, y = tiny_data()
+    lean, reader = _StepLogs(), _BatchLogs()
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[lean])
+    assert lean.unread == [True, True] and model.batch_logs_unread is False
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[reader])
+    assert reader.unread and not any(reader.unread)
+
+    class Fails(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError, match="stop"):
+        model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[Fails()])
+    assert model.batch_logs_unread is False
+
+
+def test_step_logs_are_the_steps_own_terms_with_the_running_means_keys_unless_metrics_are_compiled():
+    from tiny import build_tiny_cmva, tiny_data
+
+    model = build_tiny_cmva()
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    x, y = tiny_data()
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)  # builds the trackers
+    terms = {name: keras.ops.convert_to_tensor(float(i + 1)) for i, name in enumerate(model.term_trackers)}
+    logs = model._update_metrics(terms, y, None, step_logs=True)
+    assert set(logs) == set(model.get_metrics_result())
+    assert all(float(logs[name]) == float(terms[name]) for name in terms)
+    running = model._update_metrics(terms, y, None)  # the default: the running means
+    assert float(running["loss"]) != float(terms["loss"])  # a mean over the epoch's steps and these two
+    compiled = build_tiny_cmva()
+    compiled.compile(optimizer=keras.optimizers.Adam(1e-3), metrics=["mae"])
+    compiled.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    y_pred = compiled.predict(x, verbose=0)
+    logs = compiled._update_metrics(terms, y, y_pred, step_logs=True)
+    assert set(logs) == set(compiled.get_metrics_result()) and set(logs) != set(terms)

@@ -15,6 +15,11 @@ weight nor its Adam moments move.
 `keras_private` is the one module of the package that touches private Keras
 APIs (the first-batch build hook, the compiled-metrics container, the
 learning-rate variable, JAX's state sync); it checks them when imported.
+
+`cond` is the branch the objective takes for its logged-only terms:
+`keras.ops.cond` where steps are traced (TensorFlow, JAX), and on PyTorch,
+whose steps run eagerly, the same Python `if` Keras' PyTorch `cond` runs,
+without building an operation object each call (`torch_step.cond`).
 """
 
 import keras
@@ -24,15 +29,19 @@ from cmva_keras.backend import keras_private
 _BACKEND = keras.backend.backend()
 
 if _BACKEND == "tensorflow":
+    from keras.ops import cond
+
     from cmva_keras.backend.tensorflow_step import TrainStepMixin
 elif _BACKEND == "jax":
+    from keras.ops import cond
+
     from cmva_keras.backend.jax_step import TrainStepMixin
 elif _BACKEND == "torch":
-    from cmva_keras.backend.torch_step import TrainStepMixin
+    from cmva_keras.backend.torch_step import TrainStepMixin, cond
 else:
     raise ImportError(
         f"cmva_keras supports the tensorflow, jax and torch Keras backends; "
         f"KERAS_BACKEND is {_BACKEND!r}. Set KERAS_BACKEND to one of those."
     )
 
-__all__ = ["TrainStepMixin", "keras_private"]
+__all__ = ["TrainStepMixin", "cond", "keras_private"]

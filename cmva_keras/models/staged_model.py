@@ -45,7 +45,7 @@ import keras
 from keras import ops
 
 from cmva_keras import losses
-from cmva_keras.backend import TrainStepMixin, keras_private
+from cmva_keras.backend import TrainStepMixin, cond, keras_private
 from cmva_keras.callbacks.epoch_logs import epoch_logs_callbacks
 from cmva_keras.layers.sublayer import call_part
 from cmva_keras.phases import Phase  # noqa: F401  (re-exported: subclasses declare PHASES with it)
@@ -307,7 +307,7 @@ class StagedModel(TrainStepMixin, keras.Model):
         """
         if log_flag is True or name not in self.skipped_terms(training):
             return self._reconstruction(targets, decode(z, training))
-        return ops.cond(
+        return cond(
             log_flag,
             lambda: self._reconstruction(targets, decode(z, False)),
             lambda: ops.zeros((), "float32"),
@@ -413,7 +413,8 @@ class StagedModel(TrainStepMixin, keras.Model):
         the callbacks go to `fit` as an `EpochLogsCallbackList`: the same
         callbacks, `History` and `params`, minus the per-step conversion of
         the logs to Python numbers on a thread of Keras' own
-        (`cmva_keras/callbacks/epoch_logs.py`). Any other `fit` is Keras' as is.
+        (`cmva_keras/callbacks/epoch_logs.py`); while it runs,
+        `batch_logs_unread` is True. Any other `fit` is Keras' as is.
         """
         arguments = _FIT_SIGNATURE.bind(self, *args, **kwargs)
         arguments.apply_defaults()
@@ -425,7 +426,15 @@ class StagedModel(TrainStepMixin, keras.Model):
         if lean is not None:
             given["callbacks"] = lean
         del given["self"]
-        return super().fit(**given)
+        self.batch_logs_unread = lean is not None
+        try:
+            return super().fit(**given)
+        finally:
+            self.batch_logs_unread = False
+
+    batch_logs_unread = False
+    """True while a `fit` runs whose training batch logs nobody reads (an `EpochLogsCallbackList`): a backend
+    step may then return cheaper per-step logs with the same keys (`_update_metrics`'s `step_logs`)."""
 
     def compile(self, optimizer=None, loss=None, **kwargs):
         """Like `keras.Model.compile`; the default optimizer is the paper's Adam(1e-4, 0.9, 0.999).
@@ -466,17 +475,29 @@ class StagedModel(TrainStepMixin, keras.Model):
             metrics.append(compiled)
         return metrics
 
-    def _update_metrics(self, terms, y, y_pred, log_flag=True):
-        """Updates the term trackers and compiled metrics; a `skipped_terms` term counts `log_flag` steps only."""
+    def _update_metrics(self, terms, y, y_pred, log_flag=True, accumulate=None, step_logs=False):
+        """Updates the term trackers and compiled metrics; a `skipped_terms` term counts `log_flag` steps only.
+
+        Returns the step's logs: the running means (`get_metrics_result`).
+        `accumulate(tracker, value, sample_weight)`: a backend's own form of
+        `Mean.update_state` for one scalar (PyTorch's, `torch_step`); None:
+        Keras'. `step_logs`: return the step's own terms instead of the
+        running means, for a `fit` whose batch logs nobody reads
+        (`batch_logs_unread`), where the two have the same keys (no compiled
+        metrics); `fit` takes the epoch's logs from the trackers.
+        """
         skipped = () if log_flag is True else self.skipped_terms()
         for name, tracker in self.term_trackers.items():
-            if name in skipped:
-                tracker.update_state(terms[name], sample_weight=ops.cast(log_flag, "float32"))
+            weight = ops.cast(log_flag, "float32") if name in skipped else None
+            if accumulate is None:
+                tracker.update_state(terms[name], sample_weight=weight)
             else:
-                tracker.update_state(terms[name])
+                accumulate(tracker, terms[name], weight)
         compiled = keras_private.compiled_metrics(self)
         if compiled is not None and y_pred is not None:
             compiled.update_state(y, y_pred)
+        if step_logs and compiled is None:
+            return {name: terms[name] for name in self.term_trackers}
         return self.get_metrics_result()
 
     def _unpack_data(self, data):
