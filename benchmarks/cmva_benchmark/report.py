@@ -49,6 +49,36 @@ def machine_info():
     }
 
 
+STAT_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+"""The leading fields of /proc/stat's `cpu` line, in clock ticks summed over CPUs (guest time is within user)."""
+
+
+def cpu_counters(path="/proc/stat"):
+    """The machine's cumulative CPU times `{field: ticks}` (`STAT_FIELDS`), or None where /proc/stat is missing
+    or has no `cpu` line (not Linux)."""
+    try:
+        with open(path) as f:
+            for line in f:
+                parts = line.split()
+                if parts and parts[0] == "cpu":
+                    values = [int(v) for v in parts[1:1 + len(STAT_FIELDS)]]
+                    return dict(zip(STAT_FIELDS, values + [0] * (len(STAT_FIELDS) - len(values))))
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def steal_fraction(before, after):
+    """The share of the machine's CPU time between two `cpu_counters` that the hypervisor gave to other guests
+    ("steal": time a virtual CPU was ready to run and did not), or None where either is unknown or no time
+    passed. A quiet virtual machine shows about 0; what this takes from a benchmark's wall time is invisible to
+    load averages and to the process's own CPU clock."""
+    if not before or not after:
+        return None
+    total = sum(after[k] - before[k] for k in STAT_FIELDS)
+    return (after["steal"] - before["steal"]) / total if total > 0 else None
+
+
 def write_results(out_dir, stem, text, data):
     """Writes `<out_dir>/<stem>.md` (`text`) and `<out_dir>/<stem>.json` (`data`), making `out_dir` if needed."""
     os.makedirs(out_dir, exist_ok=True)

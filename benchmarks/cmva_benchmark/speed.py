@@ -27,10 +27,17 @@ import os
 
 from cmva_benchmark.config import BACKENDS
 from cmva_benchmark.launcher import run_backends, write_report
-from cmva_benchmark.report import _fmt, _ratio, machine_info, write_results
+from cmva_benchmark.report import _fmt, _ratio, cpu_counters, machine_info, steal_fraction, write_results
 from cmva_benchmark.runner import load_average
 from cmva_benchmark.serving import BATCHES, run_serving
-from cmva_benchmark.tasks_speed import _pct, run_tasks_speed, wait_range_text
+from cmva_benchmark.tasks_speed import (
+    CONFIDENCE,
+    WAIT_TARGET,
+    _pct,
+    run_tasks_speed,
+    target_verdict,
+    wait_interval_text,
+)
 from cmva_benchmark.tasks_speed import markdown_report as tasks_markdown
 
 SPEED_PHASES = (1, 2, 3)
@@ -39,6 +46,8 @@ SUMMARY_TASKS = ("food", "hand")
 """Tasks with columns in the summary table."""
 DEFAULT_TASK_THREADS = "tensorflow=0,jax=0,torch=1"
 """`--task_threads`' default: framework default threads for TensorFlow and JAX, one thread for torch."""
+PART_NAMES = (("whole run", "run"), ("step benchmark", "step"), ("task models", "tasks"), ("serving", "serving"))
+"""The parts whose steal time the report gives: (name in the report, key of `machine["steal"]`)."""
 STEP_ROW = "keras"
 """The step benchmark's row the summary compares with the hand-written loop: Keras' default setup."""
 
@@ -86,7 +95,9 @@ def summary_rows(step_results, task_results, phases=SPEED_PHASES, tasks=SUMMARY_
     `{backend: {task: tasks_speed.measure_task(...)}}`. Keys: `backend`,
     `phase`, `step_cpu_ratio` (the `keras` row's steps per CPU-second over
     the hand-written loop's, median over rounds), and per task
-    `<task>_images_per_s` (on its training pipeline) and `<task>_input_wait`.
+    `<task>_images_per_s` (on its training pipeline), `<task>_input_wait`,
+    `<task>_input_wait_rounds` (its rounds' own waits) and
+    `<task>_input_wait_verdict` (`tasks_speed.target_verdict` of those).
     """
     backends = [b for b in BACKENDS if b in step_results or b in task_results]
     backends += [b for b in list(step_results) + list(task_results) if b not in backends]
@@ -100,6 +111,7 @@ def summary_rows(step_results, task_results, phases=SPEED_PHASES, tasks=SUMMARY_
                 row[f"{task}_images_per_s"] = _get(figures, "pipeline", "images_per_s")
                 row[f"{task}_input_wait"] = _get(figures, "input_wait_fraction")
                 row[f"{task}_input_wait_rounds"] = _get(figures, "input_wait_rounds")
+                row[f"{task}_input_wait_verdict"] = target_verdict(row[f"{task}_input_wait_rounds"])
             rows.append(row)
     return rows
 
@@ -117,10 +129,29 @@ def summary_table(rows, tasks=SUMMARY_TASKS):
             wait = _pct(row[f"{task}_input_wait"])
             rounds = row.get(f"{task}_input_wait_rounds")
             if row[f"{task}_input_wait"] is not None and rounds:
-                wait += f" ({wait_range_text(rounds)})"
+                wait += f" ({wait_interval_text(rounds)})"
             cells += ["n/a" if rate is None else f"{rate:.1f}", wait]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def verdict_text(rows, tasks=SUMMARY_TASKS):
+    """One sentence: how many summary cells' input waits are under, over and undecided against the target,
+    naming the cells that are not under; "" where no cell had enough rounds for a verdict."""
+    cells = {"under": [], "over": [], "undecided": []}
+    for row in rows:
+        for task in tasks:
+            verdict = row.get(f"{task}_input_wait_verdict")
+            if verdict:
+                cells[verdict].append(f"{row['backend']} {task} phase {row['phase']}")
+    if not any(cells.values()):
+        return ""
+    parts = [f"under in {len(cells['under'])}"]
+    for verdict in ("over", "undecided"):
+        named = f" ({', '.join(cells[verdict])})" if cells[verdict] else ""
+        parts.append(f"{verdict} in {len(cells[verdict])}{named}")
+    return (f"Input wait against the {WAIT_TARGET:.0%} target, from each cell's {CONFIDENCE:.0%}+ interval for "
+            f"the median of its rounds' waits: {', '.join(parts)}.")
 
 
 def serving_summary_table(serving, batches=BATCHES):
@@ -140,6 +171,15 @@ def _threads_text(threads):
     return "framework default" if not threads else str(threads)
 
 
+def steal_text(steal):
+    """The machine line's sentence on the CPU time other guests took (`{part: steal_fraction}`); "" if unknown."""
+    parts = [(name, (steal or {}).get(key)) for name, key in PART_NAMES]
+    parts = [f"{name} {value:.1%}" for name, value in parts if value is not None]
+    if not parts:
+        return ""
+    return "CPU time the hypervisor gave to other guests (steal, share of the machine's): " + ", ".join(parts) + "."
+
+
 def markdown_report(document, step_text, tasks_text):
     """`speed.md`: the summary and serving tables first, then both parts' reports, the machine and the command."""
     machine = document["machine"]
@@ -152,11 +192,16 @@ def markdown_report(document, step_text, tasks_text):
            f"threads: {_threads_text(document['step']['threads'])}. The default mode times phases 3 and 2; "
            "`--speed` adds phase 1, whose hand-written loops pass the same first-step loss check.",
            "[2] Share of the training step's wall time the input pipeline costs: 1 - (s/step, the same batches "
-           "in memory) / (s/step, on the training pipeline), from each arm's median round; in brackets, the "
-           "lowest and highest of the rounds' own waits (each pipeline round against the in-memory round next "
-           "to it; negative: that in-memory round was the slower); images/s are on the training pipeline, the task's "
-           f"default model; threads: {task_threads}.",
+           "in memory) / (s/step, on the training pipeline), from each arm's median round. In brackets, from the "
+           "rounds' own waits (each pipeline round against the in-memory round next to it; negative: that "
+           f"in-memory round was the slower): with 5 rounds or more, a distribution-free interval of at least "
+           f"{CONFIDENCE:.0%} coverage for their median, and whether it lies under the {WAIT_TARGET:.0%} target, "
+           "over it, or straddles it (undecided); with fewer, their lowest and highest. Images/s are on the "
+           f"training pipeline, the task's default model; threads: {task_threads}.",
            "n/a: not measured in this run (its phase, task or backend was not asked for).", ""]
+    verdicts = verdict_text(document["summary"])
+    if verdicts:
+        out += [verdicts, ""]
     if document["serving"]:
         out += ["Serving latency of the exported SavedModel (TensorFlow, `tf.saved_model.load`, per call):", "",
                 serving_summary_table(document["serving"]), ""]
@@ -165,7 +210,7 @@ def markdown_report(document, step_text, tasks_text):
             "## Run", "",
             f"Machine: {machine['nproc']} CPUs ({machine['cpu_model']}), {machine['platform']}, Python "
             f"{machine['python']}; run {machine['date']}; load average {_fmt(machine['load_before'], 2)} before, "
-            f"{_fmt(machine['load_after'], 2)} after.", "",
+            f"{_fmt(machine['load_after'], 2)} after. {steal_text(machine.get('steal'))}".rstrip(), "",
             f"Command: `{document['command']}`", ""]
     return "\n".join(out)
 
@@ -191,8 +236,16 @@ def run_speed(backends, config, out_dir, command, *, threads=1, task_threads=Non
     """
     task_threads = dict(parse_task_threads(""), **(task_threads or {}))
     machine = dict(machine_info(), load_before=_round(load_average()))
+    counters = {"run": cpu_counters()}
+    steal = {}
+
+    def part_done(part, start):
+        counters[part] = cpu_counters()
+        steal[part] = steal_fraction(counters[start], counters[part])
+
     log(f"[speed] 1/3 step benchmark, threads {_threads_text(threads)}")
     step = run_backends(backends, config, threads=threads or None, timeout=timeout)
+    part_done("step", "run")
     step_text = write_report(step, config, out_dir, command=command, threads=threads or None)
     tasks = {}
     for backend in backends:
@@ -201,11 +254,15 @@ def run_speed(backends, config, out_dir, command, *, threads=1, task_threads=Non
                                      rounds=task_rounds, memory_batches=memory_batches, overrides=overrides,
                                      threads=task_threads[backend], timeout=timeout,
                                      round_seconds=task_round_seconds))
+    part_done("tasks", "step")
     serving = []
     if serving_calls:
         log(f"[speed] 3/3 serving, threads {_threads_text(task_threads['tensorflow'])}")
         serving = run_serving(task_names, calls=serving_calls, threads=task_threads["tensorflow"], timeout=timeout)
+        part_done("serving", "tasks")
     machine["load_after"] = _round(load_average())
+    steal["run"] = steal_fraction(counters["run"], cpu_counters())
+    machine["steal"] = steal
     tasks_machine = dict(machine, threads=task_threads)
     tasks_text = tasks_markdown(tasks, serving, command, tasks_machine)
     write_results(out_dir, "tasks_speed", tasks_text,

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from cmva_benchmark import speed
+from cmva_benchmark import report, speed
 from cmva_benchmark.tasks_speed import phase_figures, summarize_rounds
 
 RUN_PY = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "run.py")
@@ -72,6 +72,59 @@ def test_summary_says_n_a_where_a_figure_was_not_measured():
     assert _cells(table, "jax", 2)[2:] == ["1.10x", "n/a", "n/a", "n/a", "n/a"]
     assert _cells(table, "torch", 1)[2:4] == ["n/a", "100.0"]  # no step benchmark on torch
     assert len(table.splitlines()) == 2 + 2 * 3
+
+
+def _rounds_phase(waits):
+    """A phase whose pipeline rounds are 1 s and whose in-memory rounds make each round's wait `waits[i]`."""
+    return phase_figures(summarize_rounds([(1.0, 1.0)] * len(waits), 10, 32),
+                         summarize_rounds([(1.0 - w, 1.0 - w) for w in waits], 10, 32))
+
+
+def test_summary_cells_with_five_rounds_give_the_median_interval_and_the_verdict():
+    under, over, straddling = [0.01, 0.02, -0.03, 0.04, 0.0], [0.06, 0.2, 0.08, 0.11, 0.07], [0.0, 0.01, 0.09, 0.02, 0.03]
+    task = {"batch_size": 32, "steps": 10, "rounds": 5, "memory_batches": 8, "pipeline_alone": {"images_per_s": 1.0}}
+    tasks = {"jax": {"food": dict(task, phases={"1": _rounds_phase(under), "2": _rounds_phase(over)}),
+                     "hand": dict(task, phases={"2": _rounds_phase(straddling)})}}
+    rows = speed.summary_rows({}, tasks)
+    assert [r["food_input_wait_verdict"] for r in rows] == ["under", "over", None]
+    assert rows[1]["hand_input_wait_verdict"] == "undecided"
+    table = speed.summary_table(rows)
+    assert _cells(table, "jax", 1)[4] == "1.0% (-3.0% to 4.0%, under)"
+    assert _cells(table, "jax", 2)[4] == "8.0% (6.0% to 20.0%, over)"
+    assert _cells(table, "jax", 2)[6] == "2.0% (0.0% to 9.0%, undecided)"
+    assert speed.verdict_text(rows) == (
+        "Input wait against the 5% target, from each cell's 90%+ interval for the median of its rounds' waits: "
+        "under in 1, over in 1 (jax food phase 2), undecided in 1 (jax hand phase 2).")
+    assert speed.verdict_text(speed.summary_rows({}, {"jax": {"food": _task({1: (1.0, 1.0)})}})) == ""  # 1 round
+
+
+def test_cpu_counters_read_the_machines_cpu_line_and_steal_is_its_share_of_the_time_between_two(tmp_path):
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  100 5 20 800 10 0 1 14 0 0\ncpu0 50 2 10 400 5 0 1 7 0 0\nintr 1 2\n")
+    before = report.cpu_counters(str(stat))
+    assert before == {"user": 100, "nice": 5, "system": 20, "idle": 800, "iowait": 10, "irq": 0, "softirq": 1,
+                      "steal": 14}
+    after = dict(before, user=160, idle=900, steal=54)  # 200 ticks passed, 40 of them stolen
+    assert report.steal_fraction(before, after) == pytest.approx(0.2)
+    assert report.steal_fraction(before, before) is None and report.steal_fraction(None, after) is None
+    stat.write_text("intr 1 2\n")
+    assert report.cpu_counters(str(stat)) is None and report.cpu_counters(str(tmp_path / "missing")) is None
+
+
+def test_the_run_reports_the_steal_of_each_part_and_of_the_whole_run(fake_parts, tmp_path, monkeypatch):
+    # Counters at the start, after the step benchmark, the task models, serving, and at the end:
+    # 100 ticks per part, of which 0, 10 and 30 stolen.
+    steals = iter([0, 0, 10, 40, 40])
+    monkeypatch.setattr(speed, "cpu_counters", lambda: dict.fromkeys(report.STAT_FIELDS, 0) | {
+        "steal": (s := next(steals)), "idle": next(ticks) - s})
+    ticks = iter([0, 100, 200, 300, 300])
+    document = _load_run_py().main(["--speed", "--backend", "jax", "--quick", "--serving_calls", "2",
+                                     "--out", str(tmp_path)])
+    assert document["machine"]["steal"] == pytest.approx({"step": 0.0, "tasks": 0.1, "serving": 0.3,
+                                                          "run": 40 / 300})
+    run = (tmp_path / "speed.md").read_text().split("## Run")[1]
+    assert ("steal, share of the machine's): whole run 13.3%, step benchmark 0.0%, task models 10.0%, "
+            "serving 30.0%.") in run
 
 
 def test_serving_summary_has_batch_1_and_64_medians_per_task_and_signature():

@@ -6,6 +6,7 @@ a pipeline slower than the step shows a large wait, one that prefetching
 hides behind a slower step shows almost none.
 """
 
+import itertools
 import time
 
 import keras
@@ -21,12 +22,15 @@ from cmva_benchmark.tasks_speed import (
     in_memory,
     input_wait_fraction,
     markdown_report,
+    median_interval,
     phase_figures,
     priority_table,
     round_waits,
     steps_for_round,
     summarize_rounds,
+    target_verdict,
     training_table,
+    wait_interval_text,
     wait_range_text,
 )
 
@@ -153,11 +157,60 @@ def test_a_phase_gives_its_median_wait_and_the_range_of_its_rounds_waits():
     assert wait_range_text([]) == "n/a" and wait_range_text(None) == "n/a"
 
 
+def _coverage_by_enumeration(n, k):
+    """P(x(k) <= median <= x(n+1-k)) for n draws, by counting the 2**n equally likely below/above patterns."""
+    covered = sum(k <= sum(pattern) <= n - k for pattern in itertools.product((0, 1), repeat=n))
+    return covered / 2 ** n
+
+
+@pytest.mark.parametrize("n", range(1, 13))
+def test_the_median_interval_is_the_narrowest_order_statistics_pair_with_90_percent_coverage(n):
+    values = [float(v) for v in np.random.default_rng(n).permutation(n)]  # 0 .. n-1, shuffled
+    interval = median_interval(values, 0.9)
+    ks = [k for k in range(1, n // 2 + 1) if _coverage_by_enumeration(n, k) >= 0.9]
+    if not ks:
+        assert interval is None  # n <= 4: even the lowest and highest cover less than 90%
+        return
+    k = max(ks)
+    low, high, coverage = interval
+    assert (low, high) == (k - 1, n - k)  # the k-th lowest and k-th highest of 0 .. n-1
+    assert coverage == pytest.approx(_coverage_by_enumeration(n, k))
+    assert k == n // 2 or _coverage_by_enumeration(n, k + 1) < 0.9  # one step narrower falls short
+
+
+def test_the_median_interval_covers_a_skewed_distributions_median_as_often_as_it_says():
+    # Exponential draws (long right tail, as a loaded machine's slow rounds): the median is ln 2.
+    rng = np.random.default_rng(0)
+    hits = []
+    for _ in range(2000):
+        low, high, coverage = median_interval(rng.exponential(size=9).tolist(), 0.9)
+        hits.append(low <= np.log(2) <= high)
+    assert coverage == pytest.approx(492 / 512)
+    assert abs(np.mean(hits) - coverage) < 0.02
+
+
+def test_the_target_verdict_needs_the_whole_interval_on_one_side():
+    assert target_verdict([0.01, 0.02, -0.03, 0.04, 0.0]) == "under"  # 5 rounds: lowest to highest
+    assert target_verdict([0.06, 0.2, 0.08, 0.11, 0.07]) == "over"
+    assert target_verdict([0.01, 0.02, -0.03, 0.06, 0.0]) == "undecided"  # one round over 5%
+    # 9 rounds: the second lowest and highest; one outlier on either side does not decide.
+    assert target_verdict([0.3, 0.01, 0.02, 0.0, 0.03, -0.2, 0.01, 0.02, 0.04]) == "under"
+    assert target_verdict([0.01, 0.02, 0.03, 0.04]) is None  # too few rounds for a 90% interval
+    assert target_verdict(None) is None
+
+
+def test_the_wait_interval_text_gives_the_interval_and_verdict_or_the_range_of_too_few_rounds():
+    assert wait_interval_text([0.06, 0.2, 0.08, 0.11, 0.07]) == "6.0% to 20.0%, over"
+    assert wait_interval_text([0.3, 0.01, 0.02, 0.0, 0.03, -0.2, 0.01, 0.02, 0.04]) == "0.0% to 4.0%, under"
+    assert wait_interval_text([0.1, -0.02]) == "-2.0% to 10.0%"
+    assert wait_interval_text([]) == "n/a"
+
+
 def test_training_table_has_one_row_per_backend_task_and_phase():
     lines = training_table(_results()).splitlines()
     assert len(lines) == 2 + 3 * 2
     cells = [c.strip() for c in lines[3].split("|")[1:-1]]
-    assert cells[:7] == ["food", "tensorflow", "2", "90.0", "100.0", "10.0%", "10.0% to 10.0%"]
+    assert cells[:8] == ["food", "tensorflow", "2", "90.0", "100.0", "10.0%", "10.0% to 10.0%", "10.0% to 10.0%"]
     assert [c.strip() for c in lines[2].split("|")[1:-1]][5] == "0.0%"
 
 
