@@ -118,7 +118,11 @@ def target_verdict(waits, target=WAIT_TARGET, confidence=CONFIDENCE):
     """Whether a phase's round waits put its input wait under or over `target`: "under" where all of
     `median_interval` lies below it, "over" where all of it lies above, "undecided" where it straddles it;
     None with too few rounds for an interval."""
-    interval = median_interval(waits or [], confidence)
+    return interval_verdict(median_interval(waits or [], confidence), target)
+
+
+def interval_verdict(interval, target=WAIT_TARGET):
+    """`target_verdict` of a `median_interval` (None: None)."""
     if interval is None:
         return None
     low, high, _ = interval
@@ -363,8 +367,7 @@ def wait_interval_text(waits):
     interval = median_interval(waits or [])
     if interval is None:
         return wait_range_text(waits)
-    low, high, _ = interval
-    return f"{low:.1%} to {high:.1%}, {target_verdict(waits)}"
+    return f"{interval[0]:.1%} to {interval[1]:.1%}, {interval_verdict(interval)}"
 
 
 def training_table(results):
