@@ -338,3 +338,55 @@ def test_replica_batch_hands_the_hook_the_first_replicas_tensors():
     x, y = keras_private.replica_batch((values.PerReplica((first, second)), plain), strategy)
     assert x is first, "replica_batch did not return the first replica's tensor"
     assert y is plain, "replica_batch changed a tensor that was not per-replica"
+
+
+# ------------------------------------------------------------- seeded_normal
+def _state(seed_generator):
+    return keras.ops.convert_to_numpy(seed_generator.state.value).tolist()
+
+
+@pytest.mark.parametrize("seed", [0, 12345, 2**31 - 1])  # the last: seed sums past the int32 limit
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_seeded_normal_draws_what_keras_draws_and_advances_the_seed_the_same(seed, dtype):
+    ours, keras_own = keras.random.SeedGenerator(seed), keras.random.SeedGenerator(seed)
+    for shape in ((4, 3), (5,), (2, 3, 2)):
+        drawn = keras_private.seeded_normal(shape, dtype, ours)
+        expected = keras.random.normal(shape, dtype=dtype, seed=keras_own)
+        assert keras.backend.standardize_dtype(drawn.dtype) == dtype
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(drawn), keras.ops.convert_to_numpy(expected),
+                                      err_msg=f"seeded_normal no longer draws what keras.random.normal draws: {UPGRADE}")
+        assert _state(ours) == _state(keras_own), f"seeded_normal advanced the seed state differently: {UPGRADE}"
+    assert _state(ours)[1] == 3  # three draws, three steps of the counter
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="on TensorFlow and JAX seeded_normal is keras.random.normal itself")
+def test_on_torch_seeded_normal_draws_without_calling_keras_normal(monkeypatch):
+    assert keras_private._torch_normal_matches_keras(), UPGRADE
+
+    def refused(*args, **kwargs):
+        raise AssertionError("keras.random.normal was called")
+
+    monkeypatch.setattr(keras.random, "normal", refused)
+    drawn = keras_private.seeded_normal((8, 2), "float32", keras.random.SeedGenerator(3))
+    assert tuple(drawn.shape) == (8, 2)
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="the check guards the PyTorch draw only")
+def test_a_torch_draw_that_no_longer_matches_keras_falls_back_to_keras_with_a_warning(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(keras_private, "_TORCH_NORMAL_CHECKED", [])
+    monkeypatch.setattr(keras_private, "_torch_normal", lambda shape, dtype, seed_generator: torch.zeros(shape))
+    ours, keras_own = keras.random.SeedGenerator(5), keras.random.SeedGenerator(5)
+    with pytest.warns(UserWarning, match="no longer draws what"):
+        drawn = keras_private.seeded_normal((6, 4), "float32", ours)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(drawn),
+                                  keras.ops.convert_to_numpy(keras.random.normal((6, 4), seed=keras_own)))
+    assert keras_private._TORCH_NORMAL_CHECKED == [False]
+
+
+def test_a_changed_torch_seeding_function_is_named_by_the_import_check(monkeypatch):
+    monkeypatch.setattr(keras_private, "TORCH_RANDOM", ("keras.src.backend.torch.random", "no_such_function"))
+    found = " ".join(keras_private.problems("torch"))
+    assert "no_such_function" in found and "seeded_normal" in found
+    assert all("seeded_normal" not in problem for problem in keras_private.problems("jax"))

@@ -260,9 +260,12 @@ class StagedModel(TrainStepMixin, keras.Model):
         """Reparameterisation trick: `mean + sigma * eps`, one noise value per dimension.
 
         `noise` replaces the drawn `eps` when given (same shape as `mean`).
+        The draw is `keras.random.normal`'s with the model's seed generator
+        (on PyTorch without Keras' per-call bookkeeping, the same values:
+        `keras_private.seeded_normal`).
         """
         if noise is None:
-            noise = keras.random.normal(ops.shape(mean), dtype=mean.dtype, seed=self.seed_generator)
+            noise = keras_private.seeded_normal(ops.shape(mean), mean.dtype, self.seed_generator)
         else:
             noise = ops.cast(noise, mean.dtype)
         return mean + ops.exp(0.5 * log_var) * noise
