@@ -95,6 +95,10 @@ def parse_args(argv):
     parser.add_argument("--task_threads", default="", metavar="BACKEND=N,...",
                         help="--speed: the task models' threads per backend, 0: framework default "
                              "(default tensorflow=0,jax=0,torch=1).")
+    parser.add_argument("--torch_draw_ab", action="store_true",
+                        help="PyTorch only: the step with seeded_normal's own noise draw against keras.random.normal, "
+                             "alternating rounds in one process (--phases, --rounds, --steps; one thread unless "
+                             "--threads).")
     return parser.parse_args(argv)
 
 
@@ -184,8 +188,30 @@ def speed(args, command):
     return document
 
 
+def torch_draw_ab(args):
+    """`--torch_draw_ab`: per phase, the step's CPU time with each noise draw (`cmva_benchmark/torch_draw.py`)."""
+    if "keras" in sys.modules and sys.modules["keras"].backend.backend() != "torch":
+        raise SystemExit("run.py: --torch_draw_ab times the PyTorch step; run it with KERAS_BACKEND=torch.")
+    os.environ["KERAS_BACKEND"] = "torch"
+    import torch
+
+    from cmva_benchmark.torch_draw import report_line, summary, time_phase
+
+    torch.set_num_threads(args.threads or 1)
+    config = step_config(args)
+    steps = config.steps_per_round
+    lines = []
+    for phase in config.phases:
+        figures = summary(time_phase(config, phase, steps, args.rounds or 10), steps)
+        lines.append(report_line(phase, steps, figures))
+        print(lines[-1], flush=True)
+    return lines
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.torch_draw_ab:
+        return torch_draw_ab(args)
     if args.scaling:
         return scaling(args)
     if args.tasks_speed:
