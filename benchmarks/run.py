@@ -195,12 +195,14 @@ def torch_draw_ab(args):
     os.environ["KERAS_BACKEND"] = "torch"
     import torch
 
-    from cmva_benchmark.torch_draw import report_line, summary, time_phase
+    from cmva_benchmark.torch_draw import report_line, summary, time_draws, time_phase
 
     torch.set_num_threads(args.threads or 1)
     config = step_config(args)
     steps = config.steps_per_round
-    lines = []
+    draws = time_draws()
+    lines = ["one (64, 64) draw, us: " + ", ".join(f"{name} {us:.1f}" for name, us in draws.items())]
+    print(lines[-1], flush=True)
     for phase in config.phases:
         figures = summary(time_phase(config, phase, steps, args.rounds or 10), steps)
         lines.append(report_line(phase, steps, figures))

@@ -11,7 +11,8 @@ batches, in process CPU time; the switch is the check's cached verdict
 (`keras_private._TORCH_NORMAL_CHECKED`), which makes `seeded_normal` call
 `keras.random.normal` when False. It reports, per phase, the median of the
 per-round speed-ups (Keras' CPU time over the own draw's, round by round)
-and in how many rounds the own draw was faster.
+and in how many rounds the own draw was faster; first, the microseconds of
+one draw in each arm and of `torch.randn` (`time_draws`).
 
     KERAS_BACKEND=torch .venv/bin/python benchmarks/run.py --torch_draw_ab --phases 3,2 --rounds 20 --steps 50
 """
@@ -66,6 +67,45 @@ def time_phase(config, phase, steps, rounds):
         draw_arm(previous)
     keras.backend.clear_session()
     return {"own_s": times[True], "keras_s": times[False]}
+
+
+def time_draws(draws=3000, shape=(64, 64)):
+    """Microseconds per draw of `shape` (the benchmark's batch by latent size): `{"own", "keras", "torch_randn"}`.
+
+    Each is the median of 5 loops of `draws` draws after 100 untimed ones,
+    in wall time; "own" and "keras" are `seeded_normal` in each arm, and
+    "torch_randn" is PyTorch's own `torch.randn`, which seeds nothing.
+    """
+    import keras
+    import torch
+
+    from cmva_keras.backend import keras_private
+
+    seed_generator = keras.random.SeedGenerator(0)
+
+    def per_draw(draw):
+        for _ in range(100):
+            draw()
+        loops = []
+        for _ in range(5):
+            start = time.perf_counter()
+            for _ in range(draws):
+                draw()
+            loops.append((time.perf_counter() - start) / draws * 1e6)
+        return statistics.median(loops)
+
+    if not keras_private._torch_normal_matches_keras():
+        raise RuntimeError("seeded_normal's own PyTorch draw does not match keras.random.normal here; nothing to compare")
+    figures = {}
+    previous = draw_arm(True)
+    try:
+        for name, own in (("own", True), ("keras", False)):
+            draw_arm(own)
+            figures[name] = per_draw(lambda: keras_private.seeded_normal(shape, "float32", seed_generator))
+    finally:
+        draw_arm(previous)
+    figures["torch_randn"] = per_draw(lambda: torch.randn(*shape))
+    return figures
 
 
 def summary(timed, steps):
