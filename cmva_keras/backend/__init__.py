@@ -14,7 +14,8 @@ weight nor its Adam moments move.
 
 `keras_private` is the one module of the package that touches private Keras
 APIs (the first-batch build hook, the compiled-metrics container, the
-learning-rate variable, JAX's state sync); it checks them when imported.
+learning-rate variable, JAX's state sync, PyTorch's noise draw); it checks
+them when imported.
 
 `cond` is the branch the objective takes for its logged-only terms:
 `keras.ops.cond` where steps are traced (TensorFlow, JAX), and on PyTorch,

@@ -268,9 +268,9 @@ def _torch_normal_matches_keras():
     """Whether `_torch_normal` draws what `keras.random.normal` draws and leaves the same state; checked once.
 
     Two generators from the largest int32 seed (so that the second draw's
-    seed sum wraps around in int32) draw twice each, one through Keras and one through
-    `_torch_normal`, in float32 and bfloat16. On a mismatch it warns and
-    `seeded_normal` uses Keras' own function from then on.
+    seed sum wraps around in int32) draw twice each, one through Keras and
+    one through `_torch_normal`, in float32 and bfloat16. On a mismatch it
+    warns and `seeded_normal` uses Keras' own function from then on.
     """
     if not _TORCH_NORMAL_CHECKED:
         import warnings
