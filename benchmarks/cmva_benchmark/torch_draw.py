@@ -14,20 +14,34 @@ per-round speed-ups (Keras' CPU time over the own draw's, round by round)
 and in how many rounds the own draw was faster; first, the microseconds of
 one draw in each arm and of `torch.randn` (`time_draws`).
 
-    KERAS_BACKEND=torch .venv/bin/python benchmarks/run.py --torch_draw_ab --phases 3,2 --rounds 20 --steps 50
+    KERAS_BACKEND=torch .venv/bin/python benchmarks/run.py --torch_draw_ab --phases 3,2 --rounds 20 --steps 100
 """
 
+import contextlib
 import statistics
 import time
 
 
-def draw_arm(own):
-    """Makes `seeded_normal` draw itself (`own`) or call `keras.random.normal`; returns the previous setting."""
+@contextlib.contextmanager
+def draw_arms():
+    """Yields `use(own)`, which makes `seeded_normal` draw itself (`own`) or call `keras.random.normal`.
+
+    Refuses to compare where the own draw is not in use (it does not match
+    Keras' here); puts the setting back on leaving.
+    """
     from cmva_keras.backend import keras_private
 
-    previous = keras_private._TORCH_NORMAL_CHECKED[0]
-    keras_private._TORCH_NORMAL_CHECKED[0] = bool(own)
-    return previous
+    if not keras_private._torch_normal_matches_keras():
+        raise RuntimeError("seeded_normal's own PyTorch draw does not match keras.random.normal here; nothing to compare")
+    checked = keras_private._TORCH_NORMAL_CHECKED
+
+    def use(own):
+        checked[0] = bool(own)
+
+    try:
+        yield use
+    finally:
+        checked[0] = True
 
 
 def time_phase(config, phase, steps, rounds):
@@ -49,22 +63,15 @@ def time_phase(config, phase, steps, rounds):
         model.fit(x, y, batch_size=config.batch_size, epochs=1, verbose=0, shuffle=False)
         return time.process_time() - start
 
-    from cmva_keras.backend import keras_private
-
-    if not keras_private._torch_normal_matches_keras():
-        raise RuntimeError("seeded_normal's own PyTorch draw does not match keras.random.normal here; nothing to compare")
     times = {True: [], False: []}
-    previous = draw_arm(True)
-    try:
+    with draw_arms() as use:
         for own in (True, False):  # one untimed epoch per arm
-            draw_arm(own)
+            use(own)
             epoch()
         for i in range(rounds):
             for own in ((True, False) if i % 2 == 0 else (False, True)):
-                draw_arm(own)
+                use(own)
                 times[own].append(epoch())
-    finally:
-        draw_arm(previous)
     keras.backend.clear_session()
     return {"own_s": times[True], "keras_s": times[False]}
 
@@ -94,16 +101,11 @@ def time_draws(draws=3000, shape=(64, 64)):
             loops.append((time.perf_counter() - start) / draws * 1e6)
         return statistics.median(loops)
 
-    if not keras_private._torch_normal_matches_keras():
-        raise RuntimeError("seeded_normal's own PyTorch draw does not match keras.random.normal here; nothing to compare")
     figures = {}
-    previous = draw_arm(True)
-    try:
+    with draw_arms() as use:
         for name, own in (("own", True), ("keras", False)):
-            draw_arm(own)
+            use(own)
             figures[name] = per_draw(lambda: keras_private.seeded_normal(shape, "float32", seed_generator))
-    finally:
-        draw_arm(previous)
     figures["torch_randn"] = per_draw(lambda: torch.randn(*shape))
     return figures
 
