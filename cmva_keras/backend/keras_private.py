@@ -40,13 +40,14 @@ public function:
   bookkeeping. Keras' PyTorch `normal` advances the `SeedGenerator`'s state
   (`state`, `[seed, counter]`) through its ops and seeds a new
   `torch.Generator` with the state's two numbers summed, as uint32
-  (`keras.src.backend.torch.random.torch_seed_generator`): 127 us a draw
-  against 21 us for `torch.randn`, four draws in each CMVA step. The
-  function does the same on the state's tensor directly (about 30 us), for
-  the same values and the same state after, which it checks against
-  `keras.random.normal` once per process before using it (else it uses
-  `keras.random.normal`, with a warning). Elsewhere it is
-  `keras.random.normal`: steps are traced, the bookkeeping is free.
+  (`keras.src.backend.torch.random.torch_seed_generator`): about 100 us a
+  draw against about 20 us for `torch.randn`, four draws in each CMVA step.
+  The function does the same on the state's tensor directly (about 35 us;
+  `benchmarks/run.py --torch_draw_ab` times both), for the same values and
+  the same state after, which it checks against `keras.random.normal` once
+  per process before using it (else it uses `keras.random.normal`, with a
+  warning). Elsewhere it is `keras.random.normal`: steps are traced, the
+  bookkeeping is free.
 - `FirstBatchHook`: a mixin for the backend training steps. Before the first
   step is traced, Keras calls a build hook with the first batch
   (`Trainer._symbolic_build` on JAX, `TensorFlowTrainer._maybe_symbolic_build`
@@ -64,6 +65,7 @@ not. `tests/test_keras_private.py` checks their behaviour, one test per hook.
 The versions tested together are pinned in `constraints.txt`.
 """
 
+import functools
 import inspect
 
 import keras
@@ -252,6 +254,7 @@ def _torch_normal(shape, dtype, seed_generator):
 _SEED_INCREMENTS = {}  # (dtype, device) -> the tensor [0, 1] that a draw adds to a seed state
 
 
+@functools.cache
 def _torch_random_imports():
     """`(torch, keras.src.backend.torch.core, in_stateless_scope)`, imported on first use (PyTorch only)."""
     import torch
