@@ -99,9 +99,10 @@ def median_interval(values, confidence=CONFIDENCE):
     `confidence`: each draw falls below the median with probability 1/2, so
     the number B of draws below it is Binomial(n, 1/2), and the interval
     misses the median only where fewer than k draws fall below it or fewer
-    than k above it, each with probability P(B < k). It assumes only that the rounds are independent draws from one
-    distribution, not that the distribution is normal; single rounds on a
-    shared machine have long tails. n = 5 gives the lowest and highest value
+    than k above it, each with probability P(B < k). It assumes only that
+    the rounds are independent draws from one distribution, not that the
+    distribution is normal; single rounds on a shared machine have long
+    tails. n = 5 gives the lowest and highest value
     (93.75%); n = 9 the second lowest and second highest (96.1%).
     """
     xs = sorted(values)
