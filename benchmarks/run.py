@@ -97,8 +97,8 @@ def parse_args(argv):
                              "(default tensorflow=0,jax=0,torch=1).")
     parser.add_argument("--torch_draw_ab", action="store_true",
                         help="PyTorch only: the step with seeded_normal's own noise draw against keras.random.normal, "
-                             "alternating rounds in one process (--phases, --rounds, --steps; one thread unless "
-                             "--threads).")
+                             "alternating rounds in one process (--phases, default 3,2; --rounds, default 10 here; "
+                             "--steps, default 100; one thread unless --threads).")
     return parser.parse_args(argv)
 
 
