@@ -25,8 +25,14 @@ from cmva_keras.training import distribute
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 BACKEND = keras.backend.backend()
-# Terms and weights after one step: largest difference over the largest magnitude.
+# Terms after one step, relative. Weights after one step: a variable's largest difference over its largest magnitude.
+# The data-parallel step sums the batch's gradients in another order (per device, then across devices), so float32
+# rounding differs; for a small variable whose gradient is a near-cancelling sum (a conv bias feeding BatchNorm, at
+# about 2e-2), that reached 1.1e-5 on CI's CPU (CM-VAE phase 1), against 1e-7 on ours. WEIGHTS_RTOL leaves room for
+# that and still fails a real fault by two orders of magnitude: a step on one device's half of the batch, measured
+# on these models, moves the median variable by 9e-3 to 8e-1 of its magnitude in every phase.
 RTOL = 1e-5
+WEIGHTS_RTOL = 1e-4
 TERMS = ("loss", "rec_1", "kl_1", "rec_2", "kl_2", "rec_m", "kl_m", "w2")
 
 only_jax = pytest.mark.skipif(BACKEND != "jax", reason="a JAX data-parallel check: runs once, in the jax suite")
@@ -67,7 +73,8 @@ TRAIN_EVERYTHING = {("cmva", 3), ("cmvae", 1)}
 
 
 def check_step_parity(out):
-    """One data-parallel step per phase equals the one-device step: terms and every variable, within RTOL."""
+    """One data-parallel step per phase equals the one-device step: terms within RTOL, every variable within
+    WEIGHTS_RTOL."""
     found = np.load(out)
     assert int(found["replicas"]) == 2
     for model, (terms, phases) in PARITY_MODELS.items():
@@ -96,7 +103,7 @@ def check_phase_parity(found, model, phase, terms):
         if trained[i]:
             assert not np.array_equal(before, after), f"{where}: trained variable {i} did not move"
         difference = relative_difference(after, found[key("parallel", f"after/{i}")])
-        assert difference <= RTOL, f"{where}: variable {i} differs by {difference:.2e} after one step"
+        assert difference <= WEIGHTS_RTOL, f"{where}: variable {i} differs by {difference:.2e} after one step"
     # Frozen parts (weights and BatchNorm statistics) stay bit-exact under data parallelism too.
     frozen = np.flatnonzero(found[key("parallel", "frozen")])
     assert (len(frozen) == 0) == ((model, phase) in TRAIN_EVERYTHING), where
