@@ -390,3 +390,24 @@ def test_a_changed_torch_seeding_function_is_named_by_the_import_check(monkeypat
     found = " ".join(keras_private.problems("torch"))
     assert "no_such_function" in found and "seeded_normal" in found
     assert all("seeded_normal" not in problem for problem in keras_private.problems("jax"))
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="torch.compile exists on PyTorch only")
+def test_under_torch_compile_the_draw_is_left_to_keras_without_tracing_a_cached_function():
+    """`compile(jit_compile=True)` on PyTorch traces the step with Dynamo. There `seeded_normal` must take Keras'
+    own path (the in-place seeding is eager-only), and deciding so must not make Dynamo trace the cached
+    imports, which it warns about ("Dynamo detected a call to a `functools.lru_cache`-wrapped function")."""
+    import warnings
+
+    import torch
+
+    def offset_by_eager_draw(x):
+        return x + float(keras_private._torch_eager_draw())
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        traced = torch.compile(offset_by_eager_draw, backend="eager")(torch.zeros(3))
+    assert traced.tolist() == [0.0, 0.0, 0.0], "under torch.compile the draw was taken as eager"
+    assert offset_by_eager_draw(torch.zeros(3)).tolist() == [1.0, 1.0, 1.0], "an eager call was not taken as eager"
+    dynamo = [str(w.message) for w in caught if "lru_cache" in str(w.message)]
+    assert not dynamo, dynamo

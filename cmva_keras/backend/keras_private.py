@@ -223,9 +223,18 @@ def seeded_normal(shape, dtype, seed_generator):
 
 
 def _torch_eager_draw():
-    """Whether a PyTorch draw now runs eagerly on a real device: not symbolic ("meta"), stateless or compiled."""
-    torch, core, in_stateless_scope = _torch_random_imports()
-    return not (core.get_device() == "meta" or in_stateless_scope() or torch.compiler.is_compiling())
+    """Whether a PyTorch draw now runs eagerly on a real device: not compiled, symbolic ("meta") or stateless.
+
+    `torch.compiler.is_compiling()` comes first: under `torch.compile` the
+    answer is then a constant, and Dynamo does not trace the cached imports
+    (it warns about any `functools.cache`d function it traces).
+    """
+    import torch
+
+    if torch.compiler.is_compiling():
+        return False
+    _, core, in_stateless_scope = _torch_random_imports()
+    return not (core.get_device() == "meta" or in_stateless_scope())
 
 
 def _torch_normal(shape, dtype, seed_generator):
