@@ -68,12 +68,12 @@ def test_adam_slots_are_the_moments_adam_updates():
 
 
 # ------------------------------------------------------------- fused Adam
-def _apply_three_steps(optimizer_factory, fused):
+def _apply_three_steps(optimizer_factory, fused, steps=3):
     model = dense_model()
     optimizer = optimizer_factory()
     optimizer.build(model.trainable_variables)
     used = []
-    for step in range(3):
+    for step in range(steps):
         grads = [g for g in gradients(model, step)]
         variables = model.trainable_variables
         if fused:
@@ -107,6 +107,39 @@ def test_fused_adam_makes_keras_adams_update(learning_rate):
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
     # The updates moved the weights: the comparison is not between two untouched models.
     assert not np.allclose(weights[0], values(dense_model().trainable_variables)[0])
+
+
+@torch_only
+def test_under_torch_compile_the_fused_adam_runs_outside_the_graph_without_recompiling_per_step():
+    """`compile(jit_compile=True)` traces the PyTorch step with Dynamo. The update reads the step count as a
+    Python number; traced, that would recompile the graph at every step. Here the compiled caller runs five steps
+    under `fail_on_recompile` after its first, and ends where five eager updates end."""
+    import torch
+
+    from cmva_keras.backend import torch_adam
+
+    def factory():
+        return keras.optimizers.Adam(learning_rate=1e-2, beta_1=0.85, beta_2=0.95)
+
+    eager_weights, eager_slots, _, _ = _apply_three_steps(factory, fused=True, steps=6)
+    model = dense_model()
+    optimizer = factory()
+    optimizer.build(model.trainable_variables)
+
+    def step(grads):
+        done = torch_adam.apply_adam(optimizer, grads, model.trainable_variables)
+        return torch.ones(()) if done else torch.zeros(())
+
+    compiled = torch.compile(step, backend="eager")
+    used = [bool(compiled(gradients(model, 0)))]
+    with torch.compiler.set_stance("fail_on_recompile"):
+        used += [bool(compiled(gradients(model, i))) for i in range(1, 6)]
+    assert used == [True] * 6
+    assert int(keras.ops.convert_to_numpy(optimizer.iterations)) == 6
+    momentums, velocities = keras_private.adam_slots(optimizer, model.trainable_variables)
+    for expected, got in zip(eager_weights + eager_slots,
+                             values(model.trainable_variables) + values(momentums) + values(velocities)):
+        np.testing.assert_array_equal(got, expected)
 
 
 @fused_only

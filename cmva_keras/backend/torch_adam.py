@@ -25,6 +25,12 @@ False and the caller uses `optimizer.apply` (a `LossScaleOptimizer` under
 `mixed_float16`, for instance). The learning rate is read from
 `optimizer.learning_rate` (schedules included) and the step count from
 `optimizer.iterations`, which is then advanced, as `apply` does.
+
+Under `torch.compile` (`compile(jit_compile=True)`) the update runs
+eagerly, outside the traced graph (`torch.compiler.disable`): it is one
+fused kernel already, and tracing it would specialise the graph on the
+step count read as a Python number, recompiling at every step until
+Dynamo's recompile limit.
 """
 
 import math
@@ -49,6 +55,7 @@ def fusable(optimizer, gradients, variables):
     )
 
 
+@torch.compiler.disable
 @torch.no_grad()
 def apply_adam(optimizer, gradients, variables):
     """Applies `optimizer`'s Adam update with PyTorch's fused kernel; False (nothing done) if not `fusable`."""
