@@ -68,7 +68,7 @@ def test_adam_slots_are_the_moments_adam_updates():
 
 
 # ------------------------------------------------------------- fused Adam
-def _apply_three_steps(optimizer_factory, fused, steps=3):
+def _apply_steps(optimizer_factory, fused, steps=3):
     model = dense_model()
     optimizer = optimizer_factory()
     optimizer.build(model.trainable_variables)
@@ -99,8 +99,8 @@ def test_fused_adam_makes_keras_adams_update(learning_rate):
             rate = keras.optimizers.schedules.ExponentialDecay(1e-2, decay_steps=1, decay_rate=0.5)
         return keras.optimizers.Adam(learning_rate=rate, beta_1=0.85, beta_2=0.95, epsilon=1e-3)
 
-    weights, slots, _, _ = _apply_three_steps(factory, fused=False)
-    fused_weights, fused_slots, optimizer, used = _apply_three_steps(factory, fused=True)
+    weights, slots, _, _ = _apply_steps(factory, fused=False)
+    fused_weights, fused_slots, optimizer, used = _apply_steps(factory, fused=True)
     assert used == [True, True, True]
     assert int(keras.ops.convert_to_numpy(optimizer.iterations)) == 3
     for expected, got in zip(weights + slots, fused_weights + fused_slots):
@@ -113,7 +113,7 @@ def test_fused_adam_makes_keras_adams_update(learning_rate):
 def test_under_torch_compile_the_fused_adam_runs_outside_the_graph_without_recompiling_per_step():
     """`compile(jit_compile=True)` traces the PyTorch step with Dynamo. The update reads the step count as a
     Python number; traced, that would recompile the graph at every step. Here the compiled caller runs five steps
-    under `fail_on_recompile` after its first, and ends where five eager updates end."""
+    under `fail_on_recompile` after its first, and ends where six eager updates end."""
     import torch
 
     from cmva_keras.backend import torch_adam
@@ -121,7 +121,7 @@ def test_under_torch_compile_the_fused_adam_runs_outside_the_graph_without_recom
     def factory():
         return keras.optimizers.Adam(learning_rate=1e-2, beta_1=0.85, beta_2=0.95)
 
-    eager_weights, eager_slots, _, _ = _apply_three_steps(factory, fused=True, steps=6)
+    eager_weights, eager_slots, _, _ = _apply_steps(factory, fused=True, steps=6)
     model = dense_model()
     optimizer = factory()
     optimizer.build(model.trainable_variables)
@@ -156,8 +156,8 @@ def test_under_torch_compile_the_fused_adam_runs_outside_the_graph_without_recom
 ], ids=["amsgrad", "weight_decay", "clipnorm", "global_clipnorm", "ema", "accumulation",
         "loss_scale", "sgd", "adamw"])
 def test_fused_adam_declines_what_is_not_plain_adam_and_the_fallback_is_keras(factory):
-    weights, slots, _, _ = _apply_three_steps(factory, fused=False)
-    fused_weights, _, _, used = _apply_three_steps(factory, fused=True)
+    weights, slots, _, _ = _apply_steps(factory, fused=False)
+    fused_weights, _, _, used = _apply_steps(factory, fused=True)
     assert used == [False, False, False]
     for expected, got in zip(weights, fused_weights):
         np.testing.assert_array_equal(got, expected)
