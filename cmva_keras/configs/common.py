@@ -100,7 +100,7 @@ def run_block(task, variant):
     config.data.data_dir = ""  # where TFDS writes prepared data; "" = the cache folder
     config.data.deterministic = False  # deterministic tf.data order (slower)
     # Training images decoded (food: resized; hand: cut to the window its crops can sample) once, cached as
-    # uint8, then augmented afresh each epoch: "memory" (offline defaults: food 0.09 GB, hand 0.57 GB),
+    # uint8, then augmented afresh each epoch: "memory" (offline defaults: food 0.09 GB, hand 0.41 GB),
     # "none", or a folder for a file cache (a dataset larger
     # than memory; the file is named by a hash of the dataset and settings, and reused by later runs).
     config.data.cache = "memory"

@@ -27,6 +27,9 @@ import tensorflow as tf
 
 from cmva_keras.pipelines import common, geometry, warp
 
+# What `prepare_example` caches, versioned: a file cache's name includes it (`tasks.common.training_cache`).
+PREPARED_VERSION = 1
+
 
 def multi_hot(class_ids, num_classes):
     """`(K,)` float32 with ones at `class_ids` (duplicates and an empty list are fine)."""

@@ -26,7 +26,19 @@ Per example (from the `rhd` or `stb` builder):
    camera frame. `scale` (that length, mm) turns it back into millimetres.
 
 Large downscales are antialiased: when the crop shrinks the hand by more than
-2x, the image is first resized (antialiased) and the homography adjusted.
+`MAX_WARP_SHRINK` (1.5x), the image is first resized (antialiased) so that
+the warp shrinks it by exactly 1.5x, and the homography adjusted. Why 1.5:
+the bilinear warp reads four pixels per output pixel, so it aliases when it
+shrinks by much more than 1x, and a resize to 1x followed by a second
+interpolation blurs. Against a reference crop (the frame warped at four
+times the crop's resolution, then averaged over 4x4 blocks), 1.5x is about
+as close as 2x (the earlier setting): closer on RHD-like renders, whose
+sharp edges the 2x warp aliases, within 10% on STB-like frames, and far
+closer than 1x (tested in tests/datasets/test_hand_pipeline.py). Its
+windows are smaller: on the offline default (64-pixel crops of hands some
+130 frame pixels across), 149 pixels a side on average against 177 (the
+cache 0.41 GB against 0.58), and the training pipeline costs about a
+quarter less CPU per batch (docs/benchmarks.md).
 
 What is cached (`prepare_example`): everything that does not depend on the
 random rotation and flips: the decoding, `R_c`, `K'` and the crop side, the
@@ -126,6 +138,10 @@ def crop_transform(xyz, K, image_size, *, angle=0.0, flip=False, mirror_x=False,
 _CIRCLE_POINTS = 32
 WINDOW_STEP = 16  # prepared windows are padded to multiples of this many pixels
 RING = 1  # pixels of zeros around each prepared window (see prepare_example)
+# What `prepare_example` caches, versioned: a file cache's name includes it (`tasks.common.training_cache`).
+# 2: windows of frames shrunk for a warp of at most MAX_WARP_SHRINK = 1.5 (1: 2.0).
+PREPARED_VERSION = 2
+MAX_WARP_SHRINK = 1.5  # the most the warp shrinks a frame; beyond it the frame is resized first (docstring)
 
 
 def _reachable_box(image_size, K_crop, recentre, source_to_ray, in_size):
@@ -167,8 +183,9 @@ def prepare_example(features, image_size, *, margin=1.25, min_side=16.0):
     """The deterministic part of an example (cached when the pipeline caches): what no augmentation changes.
 
     Decodes the image; computes the re-centring `R_c`, the crop intrinsics and
-    side (`crop_geometry`); for a crop that shrinks the hand more than 2x,
-    shrinks the whole frame first (antialiased, rounded back to uint8); and
+    side (`crop_geometry`); for a crop that shrinks the hand more than
+    `MAX_WARP_SHRINK`, shrinks the whole frame first (antialiased, rounded
+    back to uint8) so that the warp shrinks it by exactly that; and
     keeps only the window of the frame that any augmented crop can sample
     (`_reachable_box`), about a third of a 320x320 frame for a 64-pixel crop.
 
@@ -183,7 +200,7 @@ def prepare_example(features, image_size, *, margin=1.25, min_side=16.0):
     image = common.decode(features["image"])
     K = features["K"]
     recentre, K_crop, side = crop_geometry(features["xyz"], K, image_size, margin=margin, min_side=min_side)
-    shrink = tf.minimum(1.0, 2.0 * float(image_size) / side)
+    shrink = tf.minimum(1.0, MAX_WARP_SHRINK * float(image_size) / side)
     in_size = tf.shape(image)[:2]
     K_inv = tf.linalg.inv(K)
 

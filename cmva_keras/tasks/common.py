@@ -36,12 +36,15 @@ def resolve_backbone(backbone, *, input_shape, weights=None, input_normalization
     return backbone
 
 
-def training_cache(config):
+def training_cache(config, prepared_version):
     """Where the training pipeline caches its decoded images: "memory", "" (none) or a file prefix.
 
     `data.cache` is "memory", "none", or a folder; in a folder, the file is
-    named by what decides its content (task, dataset and data settings, seed
-    and held-out fraction, which choose the training examples).
+    named by what decides its content: task, dataset and data settings, seed
+    and held-out fraction (which choose the training examples), and
+    `prepared_version`, the task pipeline's `PREPARED_VERSION`, which changes
+    when the code changes what it caches, so that a file written by an
+    earlier release is not read back as if it held this release's content.
     """
     from cmva_keras.pipelines import common
 
@@ -49,4 +52,5 @@ def training_cache(config):
     if where in ("", common.MEMORY):
         return where
     return common.cache_file(where, config.task, config.data.to_dict(), int(config.seed),
-                             float(config.train.get("validation_fraction", 0.0) or 0.0), "train")
+                             float(config.train.get("validation_fraction", 0.0) or 0.0), "train",
+                             f"prepared-v{int(prepared_version)}")

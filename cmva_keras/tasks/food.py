@@ -187,7 +187,7 @@ class FoodTask(Task):
         return food_pipeline.make_dataset(
             examples, training=training, image_size=image_size, crop_size=crop, num_classes=num_classes,
             batch_size=batch_size, seed=config.seed, deterministic=config.data.deterministic or not training,
-            cache=training_cache(config) if training and not for_evaluation else "",
+            cache=training_cache(config, food_pipeline.PREPARED_VERSION) if training and not for_evaluation else "",
         )
 
     # ------------------------------------------------------------------ models

@@ -201,7 +201,7 @@ class HandTask(Task):
             examples, training=training, image_size=config.data.image_size, with_metadata=for_evaluation,
             batch_size=batch_size, seed=config.seed, deterministic=config.data.deterministic or not training,
             side_as_input=side_as_input(config.data),
-            cache=training_cache(config) if training and not for_evaluation else "",
+            cache=training_cache(config, hand_pipeline.PREPARED_VERSION) if training and not for_evaluation else "",
         )
         if for_evaluation:
             dataset = dataset.map(lambda image, pose, meta: (image, pose, {"scale": meta["scale"]}))

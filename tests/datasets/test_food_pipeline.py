@@ -201,14 +201,16 @@ def test_data_cache_setting_names_a_file_per_content(tmp_path):
     from cmva_keras.training.config import resolve_config
 
     config = resolve_config("food", "smoke")
-    assert training_cache(config) == "memory"
+    assert training_cache(config, 1) == "memory"
     config.data.cache = "none"
-    assert training_cache(config) == ""
+    assert training_cache(config, 1) == ""
     config.data.cache = str(tmp_path)
-    first = training_cache(config)
-    assert first.startswith(str(tmp_path)) and training_cache(config) == first
+    first = training_cache(config, 1)
+    assert first.startswith(str(tmp_path)) and training_cache(config, 1) == first
+    # What an earlier release cached (another PREPARED_VERSION) is another file, never read back as this one's.
+    assert training_cache(config, 2) != first
     config.data.crop_size = 24  # other decoded content: another file
-    assert training_cache(config) != first
+    assert training_cache(config, 1) != first
 
 
 @pytest.mark.parametrize("compiled", [False, True])
