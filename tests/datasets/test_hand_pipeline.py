@@ -325,7 +325,7 @@ def test_the_warps_shrink_of_1_5_keeps_the_crops_as_close_to_a_supersampled_crop
             _, _, _, side = hand_pipeline.crop_transform(features["xyz"], features["K"], SIZE,
                                                          angle=meta["angle"], flip=meta["flipped"])
             if float(side) <= 2.0 * SIZE:
-                continue  # no setting shrinks the frame: the three crops are one
+                continue  # the 2x setting would not shrink the frame: compare where all three do
             reference = _supersampled_crop(features, meta, SIZE)
             for max_shrink, found in errors.items():
                 crop, _ = _full_frame_crop(features, meta, SIZE, max_shrink=max_shrink)
