@@ -249,15 +249,22 @@ def test_cached_pipeline_gives_the_uncached_batches_every_epoch(side_as_input, t
 
 
 # ------------------------------------- the cached window: what the crop can sample
+def _reported_transform(features, meta, image_size, margin=1.25):
+    """(H, side): the whole frame's homography to the crop of the augmentation `meta` reports, and the crop's
+    side in frame pixels (`hand_pipeline.crop_transform`)."""
+    _, _, H, side = hand_pipeline.crop_transform(
+        features["xyz"], features["K"], image_size, angle=meta["angle"], flip=meta["flipped"],
+        mirror_x=meta["mirrored"], margin=margin)
+    return H, side
+
+
 def _full_frame_crop(features, meta, image_size, margin=1.25, max_shrink=hand_pipeline.MAX_WARP_SHRINK):
     """The crop warped from the whole decoded frame, as the pipeline did before it cached windows.
 
     The frame is shrunk (antialiased, kept in float) first when the crop shrinks the hand more than
     `max_shrink`, so that the warp shrinks it by `max_shrink`.
     """
-    _, _, H, side = hand_pipeline.crop_transform(
-        features["xyz"], features["K"], image_size, angle=meta["angle"], flip=meta["flipped"],
-        mirror_x=meta["mirrored"], margin=margin)
+    H, side = _reported_transform(features, meta, image_size, margin)
     image = tf.cast(features["image"], tf.float32)
     shrink = min(1.0, max_shrink * image_size / float(side))
     if shrink < 0.999:
@@ -299,9 +306,7 @@ def _supersampled_crop(features, meta, image_size, margin=1.25, factor=4):
     """The reference crop: the whole frame warped at `factor` times the crop's resolution (bilinear), then
     averaged over `factor` x `factor` blocks, so each output pixel is the mean of factor^2 samples spread over
     its footprint in the frame (what an ideal box filter gives, up to the bilinear samples)."""
-    _, _, H, _ = hand_pipeline.crop_transform(
-        features["xyz"], features["K"], image_size, angle=meta["angle"], flip=meta["flipped"],
-        mirror_x=meta["mirrored"], margin=margin)
+    H, _ = _reported_transform(features, meta, image_size, margin)
     offset = (factor - 1) / 2.0  # output pixel centres at integers, on both grids
     fine = tf.constant([[factor, 0.0, offset], [0.0, factor, offset], [0.0, 0.0, 1.0]])
     big = geometry.warp_image(tf.cast(features["image"], tf.float32), fine @ H, (factor * image_size,) * 2)
@@ -322,8 +327,7 @@ def test_the_warps_shrink_of_1_5_keeps_the_crops_as_close_to_a_supersampled_crop
             _, _, meta = hand_pipeline.augment_example(
                 hand_pipeline.prepare_example(features, SIZE), tf.constant([s, 7], tf.int64), training=True,
                 image_size=SIZE)
-            _, _, _, side = hand_pipeline.crop_transform(features["xyz"], features["K"], SIZE,
-                                                         angle=meta["angle"], flip=meta["flipped"])
+            _, side = _reported_transform(features, meta, SIZE)
             if float(side) <= 2.0 * SIZE:
                 continue  # the 2x setting would not shrink the frame: compare where all three do
             reference = _supersampled_crop(features, meta, SIZE)
